@@ -1,0 +1,33 @@
+# Two commands do all the set-up on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test lint bench dev clean
+
+$(BIN)/activate: setup.py pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(BIN)/activate
+
+## Load everything from the bundled PersistIQ emulator into DuckDB, then print row counts.
+demo: $(BIN)/activate
+	$(BIN)/python -m persistiq_dagster.demo
+
+## Run the tests (real HTTP to the emulator, real DuckDB files, a real `dagster dev`).
+test: $(BIN)/activate
+	$(BIN)/ruff check .
+	$(BIN)/pytest
+
+## Measure load time and peak memory (see bench/README in the README's Benchmarks section).
+bench: $(BIN)/activate
+	$(BIN)/python bench/load_leads.py
+
+## Start the Dagster UI on http://127.0.0.1:3000 with the project's instance settings.
+dev: $(BIN)/activate
+	mkdir -p .dagster_home
+	DAGSTER_HOME=$${DAGSTER_HOME:-$(CURDIR)/.dagster_home} $(BIN)/dagster dev
+
+clean:
+	rm -rf $(VENV) data .dagster_home *.egg-info

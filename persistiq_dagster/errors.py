@@ -1,0 +1,87 @@
+"""Errors a user sees when PersistIQ answers something we cannot load, with the key redacted."""
+
+from urllib.parse import urlsplit
+
+from requests import Response
+
+from persistiq_dagster.settings import API_KEY_ENV, BASE_URL_ENV
+
+REDACTED = "<redacted>"
+BODY_PREVIEW_BYTES = 200
+
+HINTS = {
+    400: "PersistIQ rejected the request parameters; check PERSISTIQ_START_DATE.",
+    401: f"PersistIQ did not accept the API key; set {API_KEY_ENV} to a valid key.",
+    403: f"The key in {API_KEY_ENV} is not allowed to read this endpoint.",
+    404: f"The endpoint does not exist; check {BASE_URL_ENV} (it should end in /v1/).",
+}
+
+
+class PersistIQError(Exception):
+    """Base class of every error this project raises about the PersistIQ API."""
+
+
+class PersistIQAPIError(PersistIQError):
+    """PersistIQ answered with an error status that retrying cannot fix."""
+
+    def __init__(self, status: int, path: str, reason: str, message: str, hint: str) -> None:
+        self.status, self.path, self.reason = status, path, reason
+        super().__init__(f"PersistIQ {status} {reason} on {path}: {message}. {hint}".strip())
+
+
+class PersistIQResponseError(PersistIQError):
+    """PersistIQ answered 2xx with a body that is not the expected envelope."""
+
+
+class PersistIQPaginationError(PersistIQError):
+    """The pagination fields would make us read a page twice or never stop."""
+
+
+def redact(text: str, secret: str | None) -> str:
+    return text.replace(secret, REDACTED) if secret else text
+
+
+def body_preview(response: Response, secret: str | None) -> str:
+    preview = response.content[:BODY_PREVIEW_BYTES].decode("utf-8", errors="replace")
+    return repr(redact(preview, secret))
+
+
+def _error_fields(response: Response) -> tuple[str, str]:
+    """PersistIQ's ``{"error": {"reason", "message"}}``, or the HTTP reason and body preview."""
+    try:
+        error = response.json().get("error") or {}
+        return str(error.get("reason") or response.reason), str(error.get("message") or "")
+    except (ValueError, AttributeError):
+        return str(response.reason), ""
+
+
+def raise_for_persistiq_error(response: Response, secret: str | None) -> None:
+    """Fail at once, clearly, on a 4xx that a retry cannot fix (429 is left to the retries)."""
+    status = response.status_code
+    if status < 400 or status >= 500 or status == 429:
+        return
+    reason, message = _error_fields(response)
+    if not message:
+        message = f"body {body_preview(response, secret)}"
+    hint = HINTS.get(status, "")
+    path = urlsplit(response.url).path
+    raise PersistIQAPIError(status, path, redact(reason, secret), redact(message, secret), hint)
+
+
+def check_envelope(response: Response, records_key: str, secret: str | None) -> None:
+    """A 2xx body must be a JSON object holding a list under ``records_key``."""
+    if not response.ok:
+        return
+    path = urlsplit(response.url).path
+    try:
+        payload = response.json()
+    except ValueError:
+        raise PersistIQResponseError(
+            f"PersistIQ {response.status_code} on {path} is not JSON: "
+            f"{body_preview(response, secret)}"
+        ) from None
+    if not isinstance(payload, dict) or not isinstance(payload.get(records_key), list):
+        raise PersistIQResponseError(
+            f"PersistIQ {response.status_code} on {path} has no list under {records_key!r}: "
+            f"{body_preview(response, secret)}"
+        )

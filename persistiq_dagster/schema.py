@@ -1,0 +1,79 @@
+"""Column hints for the three tables, from seed 004 (every field nullable unless marked).
+
+Declaring a column with its type makes it exist, typed, even when every value in a load is
+null or absent (the public docs' sample leads carry only ``id``, ``status`` and ``data``).
+Nested objects are flattened by dlt into ``<parent>__<field>`` columns; fields not listed
+here evolve into the tables as they appear.
+"""
+
+from dlt.common.schema.typing import TTableSchemaColumns
+
+
+def _columns(**types: str) -> TTableSchemaColumns:
+    return {name: {"data_type": data_type, "nullable": True} for name, data_type in types.items()}
+
+
+def _required(columns: TTableSchemaColumns, *names: str) -> TTableSchemaColumns:
+    for name in names:
+        columns[name]["nullable"] = False
+    return columns
+
+
+LEAD_DATA_FIELDS = (
+    "address", "city", "company_name", "email", "facebook", "first_name", "industry",
+    "last_name", "linkedin", "phone", "salesforce_id", "snippet", "snippet1", "snippet2",
+    "snippet3", "snippet4", "state", "title", "twitch_name", "twitter",
+)  # fmt: skip
+
+CAMPAIGN_STATS_FIELDS = (
+    "prospects_bounced", "prospects_contacted", "prospects_opened", "prospects_optedout",
+    "prospects_reached", "prospects_replied", "total_contacted", "total_prospects",
+)  # fmt: skip
+
+USERS_COLUMNS = _required(
+    _columns(
+        id="text",
+        email="text",
+        activated="bool",
+        default_mailbox_id="text",
+        name="text",
+        salesforce_id="text",
+    ),
+    "id",
+)
+
+LEADS_COLUMNS = _required(
+    _columns(
+        id="text",
+        owner_id="text",
+        bounced="bool",
+        optedout="bool",
+        creator_id="text",
+        status="text",
+        last_sent_at="timestamp",
+        sent_count="bigint",
+        replied_count="bigint",
+        created_at="timestamp",
+        updated_at="timestamp",
+        **{f"data__{field}": "text" for field in LEAD_DATA_FIELDS},
+    ),
+    "id",
+)
+
+CAMPAIGNS_COLUMNS = _required(
+    _columns(
+        id="text",
+        name="text",
+        creator__email="text",
+        creator__id="text",
+        creator__name="text",
+        **{f"stats__{field}": "bigint" for field in CAMPAIGN_STATS_FIELDS},
+    ),
+    "id",
+)
+
+COLUMNS_BY_RESOURCE = {
+    "users": USERS_COLUMNS,
+    "leads": LEADS_COLUMNS,
+    "campaigns": CAMPAIGNS_COLUMNS,
+}

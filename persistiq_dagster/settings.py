@@ -1,0 +1,52 @@
+"""Every setting of the project in one place: environment variable names and defaults.
+
+Resources read these through ``dagster.EnvVar`` so values are resolved when a run starts,
+never at import time; the defaults below apply when a variable is unset.
+"""
+
+from pathlib import Path
+
+from persistiq_dagster import __version__
+
+# PersistIQ API client
+API_KEY_ENV = "PERSISTIQ_API_KEY"
+BASE_URL_ENV = "PERSISTIQ_BASE_URL"
+USER_AGENT_ENV = "PERSISTIQ_USER_AGENT"
+START_DATE_ENV = "PERSISTIQ_START_DATE"
+REQUESTS_PER_MINUTE_ENV = "PERSISTIQ_REQUESTS_PER_MINUTE"
+MAX_RETRIES_ENV = "PERSISTIQ_MAX_RETRIES"
+
+DEFAULT_BASE_URL = "https://api.persistiq.com/v1/"
+DEFAULT_USER_AGENT = f"persistiq_dagster/{__version__} (dlt rest_api)"
+DEFAULT_START_DATE = "2024-01-01"
+# Seed 000: 1000 requests a minute, exponential backoff, at most 7 retries.
+DEFAULT_REQUESTS_PER_MINUTE = 1000
+DEFAULT_MAX_RETRIES = 7
+DEFAULT_BACKOFF_FACTOR = 1.0
+DEFAULT_MAX_RETRY_DELAY = 60.0
+DEFAULT_REQUEST_TIMEOUT = 60.0
+PAGE_PARAM = "page"
+RETRY_STATUS_CODES = (429, 500, 502, 503, 504)
+
+# Warehouse (dlt destination)
+DESTINATION_ENV = "PERSISTIQ_DESTINATION"
+DUCKDB_PATH_ENV = "PERSISTIQ_DUCKDB_PATH"
+DATASET_ENV = "PERSISTIQ_DATASET"
+LOADER_FILE_FORMAT_ENV = "PERSISTIQ_LOADER_FILE_FORMAT"
+PIPELINES_DIR_ENV = "PERSISTIQ_PIPELINES_DIR"
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+DEFAULT_DESTINATION = "duckdb"
+# Not named like the dataset: DuckDB names its catalog after the file, and a catalog and a
+# schema of one name make every load fail with "Ambiguous reference to catalog or schema".
+DEFAULT_DUCKDB_PATH = str(PROJECT_DIR / "data" / "persistiq_warehouse.duckdb")
+DEFAULT_DATASET = "persistiq"
+# dlt's default for DuckDB is INSERT statements: 45 s and 5.9 GB for 100k leads, measured.
+DEFAULT_LOADER_FILE_FORMAT = "parquet"
+
+# Dagster
+ASSET_KEY_PREFIX = "persistiq"
+GROUP_NAME = "persistiq"
+CORE_PIPELINE_NAME = "persistiq_core"
+LEADS_PIPELINE_NAME = "persistiq_leads"
+WAREHOUSE_POOL = "persistiq_warehouse"

@@ -1,0 +1,18 @@
+from setuptools import find_packages, setup
+
+setup(
+    name="persistiq_dagster",
+    version="0.1.0",
+    description="PersistIQ users, leads and campaigns loaded with dlt as Dagster assets",
+    python_requires=">=3.10,<3.14",
+    packages=find_packages(exclude=["persistiq_dagster_tests", "bench"]),
+    install_requires=[
+        "dagster>=1.13.27,<1.14",
+        "dagster-webserver>=1.13.27,<1.14",
+        # The home of @dlt_assets; dagster-embedded-elt's dlt module only re-exports it.
+        "dagster-dlt>=0.29.27,<0.30",
+        "dlt[duckdb,parquet]>=1.31,<2",
+        "requests>=2.32,<3",
+    ],
+    extras_require={"dev": ["pytest>=8,<10", "ruff>=0.15,<1"]},
+)
