@@ -4,7 +4,7 @@ setup(
     name="persistiq_dagster",
     version="0.1.0",
     description="PersistIQ users, leads and campaigns loaded with dlt as Dagster assets",
-    python_requires=">=3.10,<3.14",
+    python_requires=">=3.11,<3.14",
     packages=find_packages(exclude=["persistiq_dagster_tests", "bench"]),
     install_requires=[
         "dagster>=1.13.27,<1.14",

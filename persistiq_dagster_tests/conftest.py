@@ -25,15 +25,26 @@ def emulator(store: EmulatorStore) -> Iterator[PersistIQEmulator]:
         yield running
 
 
+def persistiq_for(emulator: PersistIQEmulator, **overrides) -> PersistIQResource:
+    """The API resource pointed at ``emulator``, with quick retries for tests.
+
+    Build a new resource to change a setting: Dagster keeps the config a resource was
+    constructed with, so ``model_copy(update=...)`` would not reach the run.
+    """
+    settings = {
+        "api_key": emulator.api_key,
+        "base_url": emulator.base_url,
+        "max_retries": 2,
+        "backoff_factor": 0.01,
+        "max_retry_delay": 0.05,
+        **overrides,
+    }
+    return PersistIQResource(**settings)
+
+
 @pytest.fixture
 def persistiq(emulator: PersistIQEmulator) -> PersistIQResource:
-    return PersistIQResource(
-        api_key=emulator.api_key,
-        base_url=emulator.base_url,
-        max_retries=2,
-        backoff_factor=0.01,
-        max_retry_delay=0.05,
-    )
+    return persistiq_for(emulator)
 
 
 @pytest.fixture

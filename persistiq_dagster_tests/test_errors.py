@@ -1,0 +1,111 @@
+"""Bad input fails the run clearly, names the setting to change, loses nothing, hides the key."""
+
+from datetime import UTC, datetime
+
+import pytest
+from dagster import DagsterInvalidConfigError
+
+from persistiq_dagster.resources import (
+    PersistIQConfigError,
+    PersistIQResource,
+    PersistIQWarehouse,
+    persistiq_from_env,
+)
+from persistiq_dagster_tests.conftest import count_rows, persistiq_for, query, run_assets
+
+WRONG_KEY = "wrong-key-5f1c2a9e"
+
+
+def failure_text(result) -> str:
+    """Every message and cause of the run's step failures, as a user would read them."""
+    failures = result.get_step_failure_events()
+    assert failures, "the run was expected to fail"
+    return "\n".join(event.step_failure_data.error.to_string() for event in failures)
+
+
+def test_wrong_key_fails_at_once_with_persistiq_reason_and_never_the_key(emulator, warehouse):
+    bad = persistiq_for(emulator, api_key=WRONG_KEY)
+
+    result = run_assets(bad, warehouse, select=["users"], raise_on_error=False)
+
+    text = failure_text(result)
+    assert "401 unauthorized on /v1/users" in text
+    assert "Failed to find api key" in text  # PersistIQ's own message, redacted
+    assert "PERSISTIQ_API_KEY" in text
+    assert WRONG_KEY not in text
+    assert emulator.count(path="/v1/users") == 1  # 401 is not retried
+
+
+def test_missing_key_names_the_variable_to_set(emulator, warehouse, monkeypatch):
+    monkeypatch.delenv("PERSISTIQ_API_KEY", raising=False)
+    unset = persistiq_from_env()
+
+    # Dagster resolves the EnvVar when the run starts and refuses it, naming the variable.
+    with pytest.raises(DagsterInvalidConfigError, match='"PERSISTIQ_API_KEY" which is not set'):
+        run_assets(unset, warehouse, select=["users"], raise_on_error=False)
+    assert emulator.count() == 0
+    with pytest.raises(PersistIQConfigError, match="PERSISTIQ_API_KEY"):
+        PersistIQResource(api_key="").build_source(name="persistiq")
+
+
+def test_wrong_base_path_fails_with_404_and_names_the_setting(emulator, warehouse):
+    wrong = persistiq_for(emulator, base_url=emulator.base_url.replace("/v1/", "/v9/"))
+
+    result = run_assets(wrong, warehouse, select=["users"], raise_on_error=False)
+
+    text = failure_text(result)
+    assert "404" in text and "PERSISTIQ_BASE_URL" in text
+    assert emulator.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (b"<html>502 Bad Gateway</html>", "is not JSON: '<html>502 Bad Gateway</html>'"),
+        ({"status": "success", "has_more": False}, "has no list under 'leads'"),
+    ],
+    ids=["html-body", "no-records-key"],
+)
+def test_malformed_page_fails_clearly_and_loses_nothing(
+    emulator, store, persistiq, warehouse, body, expected
+):
+    run_assets(persistiq, warehouse, select=["leads"])
+    changed = store.update_leads(count=3, at=datetime(2024, 7, 1, tzinfo=UTC))
+    emulator.inject(status=200, body=body, path="/v1/leads", content_type="text/html")
+
+    failed = run_assets(persistiq, warehouse, select=["leads"], raise_on_error=False)
+
+    assert expected in failure_text(failed)
+    assert count_rows(warehouse, "leads") == len(store.leads)
+    # The failed run advanced no cursor: the next run still fetches the three updates.
+    run_assets(persistiq, warehouse, select=["leads"])
+    ids = ", ".join(f"'{lead_id}'" for lead_id in changed)
+    assert query(warehouse, f"select count(*) from persistiq.leads where id in ({ids}) "
+                 "and updated_at >= '2024-07-01'") == [(3,)]  # fmt: skip
+    assert count_rows(warehouse, "leads") == len(store.leads)
+
+
+def test_next_page_that_repeats_a_page_fails_instead_of_looping(emulator, persistiq, warehouse):
+    page = {"status": "success", "has_more": True, "next_page": 1, "leads": []}
+    emulator.inject(status=200, body=page, path="/v1/leads")
+
+    result = run_assets(persistiq, warehouse, select=["leads"], raise_on_error=False)
+
+    assert "would read a page again" in failure_text(result)
+    assert emulator.count(path="/v1/leads") == 1
+
+
+def test_transient_5xx_are_retried_and_the_load_is_complete(emulator, store, persistiq, warehouse):
+    emulator.inject(status=503, times=2, path="/v1/leads")
+
+    run_assets(persistiq, warehouse, select=["leads"])
+
+    assert count_rows(warehouse, "leads") == len(store.leads)
+    assert emulator.count(path="/v1/leads", status=503) == 2
+
+
+def test_duckdb_file_named_like_the_dataset_is_rejected_with_a_fix(tmp_path):
+    clash = PersistIQWarehouse(duckdb_path=str(tmp_path / "persistiq.duckdb"))
+
+    with pytest.raises(PersistIQConfigError, match="PERSISTIQ_DUCKDB_PATH.*Ambiguous"):
+        clash.build_pipeline("persistiq_core")
