@@ -1,7 +1,7 @@
 """Dagster resources: PersistIQ credentials and client settings, and the dlt warehouse."""
 
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import dlt
@@ -29,8 +29,8 @@ def to_iso_timestamp(value: str | datetime) -> str:
             f"{settings.START_DATE_ENV}={value!r} is not an ISO 8601 date such as 2024-01-01"
         ) from None
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class PersistIQResource(ConfigurableResource):

@@ -26,8 +26,7 @@ RESOURCE_DESCRIPTIONS = {
     "users": "PersistIQ users of the account (GET /users), merged on id.",
     "campaigns": "PersistIQ campaigns with creator and stats (GET /campaigns), merged on id.",
     "leads": (
-        "PersistIQ leads (GET /leads), loaded incrementally through updated_after "
-        "and merged on id."
+        "PersistIQ leads (GET /leads), loaded incrementally through updated_after and merged on id."
     ),
 }
 
