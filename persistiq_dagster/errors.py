@@ -85,3 +85,5 @@ def check_envelope(response: Response, records_key: str, secret: str | None) -> 
             f"PersistIQ {response.status_code} on {path} has no list under {records_key!r}: "
             f"{body_preview(response, secret)}"
         )
+    # dlt's extractor and the paginator each call response.json(): parse the page once.
+    response.json = lambda **_: payload  # type: ignore[method-assign]

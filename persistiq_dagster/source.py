@@ -6,9 +6,10 @@ records under the key of the same name, merged on ``id``. Leads load incremental
 """
 
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
-from dlt.common.time import ensure_pendulum_datetime
 from dlt.extract.source import DltSource
 from dlt.sources.rest_api import rest_api_source
 from requests import Response, Session
@@ -39,9 +40,15 @@ def response_checks(records_key: str, api_key: str | None) -> list[Callable[[Res
     ]
 
 
+@lru_cache(maxsize=4096)
+def _instant(value: str | datetime) -> datetime:
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(value)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def latest_timestamp(values: Sequence[Any]) -> Any:
     """``max`` by instant, not by text: ``...00.5Z`` sorts before ``...00Z`` as a string."""
-    return max(values, key=ensure_pendulum_datetime)
+    return max(values, key=_instant)
 
 
 def leads_incremental(start: str, end: str | None) -> dict[str, Any]:
