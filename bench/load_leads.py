@@ -33,7 +33,9 @@ def child(base_url: str, loader_file_format: str, workdir: str) -> None:
         selection=[AssetKey(["persistiq", "leads"])],
         resources={
             "dlt": DagsterDltResource(),
-            "persistiq": PersistIQResource(api_key=API_KEY, base_url=base_url),
+            "persistiq": PersistIQResource(
+                api_key=API_KEY, base_url=base_url, requests_per_minute=1_000_000
+            ),
             "warehouse": PersistIQWarehouse(
                 duckdb_path=f"{workdir}/bench.duckdb",
                 pipelines_dir=f"{workdir}/pipelines",

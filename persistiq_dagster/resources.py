@@ -13,6 +13,7 @@ from pydantic import Field
 from requests import Session
 
 from persistiq_dagster import settings
+from persistiq_dagster.ratelimit import RateLimitedAdapter, RequestBudget
 from persistiq_dagster.source import RESOURCE_NAMES, persistiq_source
 
 
@@ -45,7 +46,12 @@ class PersistIQResource(ConfigurableResource):
         default=settings.DEFAULT_START_DATE,
         description="ISO 8601 date: leads updated after it are loaded on the first run.",
     )
-    requests_per_minute: int = Field(default=settings.DEFAULT_REQUESTS_PER_MINUTE, gt=0)
+    requests_per_minute: int = Field(
+        default=settings.DEFAULT_REQUESTS_PER_MINUTE,
+        gt=0,
+        description="Client-side budget: requests started in any rate_limit_window seconds.",
+    )
+    rate_limit_window: float = Field(default=60.0, gt=0)
     max_retries: int = Field(default=settings.DEFAULT_MAX_RETRIES, ge=0)
     backoff_factor: float = Field(default=settings.DEFAULT_BACKOFF_FACTOR, ge=0)
     max_retry_delay: float = Field(default=settings.DEFAULT_MAX_RETRY_DELAY, gt=0)
@@ -60,8 +66,9 @@ class PersistIQResource(ConfigurableResource):
         return self.api_key
 
     def build_session(self) -> Session:
-        """A requests session that retries 429, 5xx, timeouts and dropped connections."""
-        return Client(
+        """A session that keeps to the request budget and retries 429, 5xx, timeouts and
+        dropped connections with exponential backoff (dlt's retrying client)."""
+        session = Client(
             request_timeout=self.request_timeout,
             raise_for_status=False,
             status_codes=settings.RETRY_STATUS_CODES,
@@ -70,6 +77,12 @@ class PersistIQResource(ConfigurableResource):
             request_max_retry_delay=self.max_retry_delay,
             respect_retry_after_header=True,
         ).session
+        adapter = RateLimitedAdapter(
+            RequestBudget(self.requests_per_minute, self.rate_limit_window)
+        )
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
+        return session
 
     def build_source(
         self,
