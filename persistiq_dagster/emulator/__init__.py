@@ -1,0 +1,6 @@
+"""A local, standard-library emulator of the PersistIQ v1 API for tests and demos."""
+
+from persistiq_dagster.emulator.data import EmulatorStore, make_dataset
+from persistiq_dagster.emulator.server import PersistIQEmulator, RequestRecord
+
+__all__ = ["EmulatorStore", "PersistIQEmulator", "RequestRecord", "make_dataset"]
