@@ -26,8 +26,8 @@ bench: $(BIN)/activate
 
 ## Start the Dagster UI on http://127.0.0.1:3000 with the project's instance settings.
 dev: $(BIN)/activate
-	mkdir -p .dagster_home
-	DAGSTER_HOME=$${DAGSTER_HOME:-$(CURDIR)/.dagster_home} $(BIN)/dagster dev
+	mkdir -p .dagster_home && cp dagster.yaml .dagster_home/dagster.yaml
+	DAGSTER_HOME=$(CURDIR)/.dagster_home $(BIN)/dagster dev
 
 clean:
 	rm -rf $(VENV) data .dagster_home *.egg-info

@@ -1,0 +1,31 @@
+"""Running the ``dagster`` command line in tests: the binary, a DAGSTER_HOME, an environment."""
+
+import os
+import sys
+from pathlib import Path
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+DAGSTER = Path(sys.executable).parent / "dagster"
+MODULE = "persistiq_dagster.definitions"
+
+
+def make_dagster_home(path: Path) -> Path:
+    """A DAGSTER_HOME with the project's instance settings (pools) and telemetry off."""
+    path.mkdir(parents=True, exist_ok=True)
+    project_settings = (PROJECT_DIR / "dagster.yaml").read_text()
+    (path / "dagster.yaml").write_text(f"{project_settings}\ntelemetry:\n  enabled: false\n")
+    return path
+
+
+def project_env(dagster_home: Path, **settings: str) -> dict[str, str]:
+    """This process's environment without any PERSISTIQ_* variable, plus ``settings``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PERSISTIQ_")}
+    env.update(
+        DAGSTER_HOME=str(dagster_home),
+        PATH=f"{DAGSTER.parent}{os.pathsep}{env.get('PATH', '')}",
+        PYTHONPATH=os.pathsep.join(p for p in (str(PROJECT_DIR), env.get("PYTHONPATH")) if p),
+        PYTHONUNBUFFERED="1",
+        RUNTIME__DLTHUB_TELEMETRY="false",  # no calls home from dlt in tests
+        **settings,
+    )
+    return env

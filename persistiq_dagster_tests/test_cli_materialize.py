@@ -1,0 +1,169 @@
+"""End to end: the issue's acceptance command, ``dagster asset materialize``, in a subprocess.
+
+Settings come only from PERSISTIQ_* environment variables pointed at an emulator in this
+process; DAGSTER_HOME, the dlt working folder and the DuckDB file all live under ``tmp_path``.
+"""
+
+from __future__ import annotations
+
+import gzip
+import math
+import subprocess
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from persistiq_dagster.emulator import PersistIQEmulator, make_dataset
+from persistiq_dagster_tests.dagster_cli import (
+    DAGSTER,
+    MODULE,
+    PROJECT_DIR,
+    make_dagster_home,
+    project_env,
+)
+
+DATASET = "persistiq"
+PAGE_SIZE = 100
+WRONG_KEY = "wrong-key-123456"
+CLI_TIMEOUT = 180
+
+
+@pytest.fixture
+def emulator() -> Iterator[PersistIQEmulator]:
+    store = make_dataset(users=5, leads=345, campaigns=12)
+    with PersistIQEmulator(store=store, page_size=PAGE_SIZE) as running:
+        yield running
+
+
+def materialize(
+    select: str, tmp_path: Path, api_key: str, base_url: str
+) -> subprocess.CompletedProcess[str]:
+    """Run the acceptance command with only the PERSISTIQ_* settings given here."""
+    env = project_env(
+        make_dagster_home(tmp_path / "dagster_home"),
+        PERSISTIQ_API_KEY=api_key,
+        PERSISTIQ_BASE_URL=base_url,
+        PERSISTIQ_DUCKDB_PATH=str(tmp_path / "warehouse" / "persistiq_cli.duckdb"),
+        PERSISTIQ_PIPELINES_DIR=str(tmp_path / "dlt_pipelines"),
+    )
+    return subprocess.run(
+        [str(DAGSTER), "asset", "materialize", "-m", MODULE, "--select", select],
+        cwd=PROJECT_DIR,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=CLI_TIMEOUT,
+    )
+
+
+def output_of(completed: subprocess.CompletedProcess[str]) -> str:
+    return completed.stdout + completed.stderr
+
+
+def table_counts(duckdb_path: Path, tables: tuple[str, ...]) -> dict[str, int]:
+    with duckdb.connect(str(duckdb_path), read_only=True) as connection:
+        return {
+            table: connection.execute(f"select count(*) from {DATASET}.{table}").fetchone()[0]
+            for table in tables
+        }
+
+
+def pages_requested(emulator: PersistIQEmulator, path: str) -> list[int]:
+    return sorted(int(r.query.get("page", "1")) for r in emulator.requests if r.path == path)
+
+
+def expected_pages(count: int) -> list[int]:
+    return list(range(1, max(math.ceil(count / PAGE_SIZE), 1) + 1))
+
+
+def test_materialize_core_then_leads_from_the_cli(
+    emulator: PersistIQEmulator, tmp_path: Path
+) -> None:
+    store = emulator.store
+    assert math.ceil(len(store.leads) / PAGE_SIZE) == 4  # 345 leads: 3 full pages and 45
+
+    core = materialize(
+        "persistiq/users,persistiq/campaigns", tmp_path, emulator.api_key, emulator.base_url
+    )
+    assert core.returncode == 0, output_of(core)[-6000:]
+    duckdb_path = tmp_path / "warehouse" / "persistiq_cli.duckdb"
+    assert table_counts(duckdb_path, ("users", "campaigns")) == {
+        "users": len(store.users),
+        "campaigns": len(store.campaigns),
+    }
+    assert pages_requested(emulator, "/v1/users") == expected_pages(len(store.users))
+    assert pages_requested(emulator, "/v1/campaigns") == expected_pages(len(store.campaigns))
+    assert pages_requested(emulator, "/v1/leads") == [], "leads were not selected"
+
+    leads = materialize("persistiq/leads", tmp_path, emulator.api_key, emulator.base_url)
+    assert leads.returncode == 0, output_of(leads)[-6000:]
+    assert table_counts(duckdb_path, ("users", "campaigns", "leads")) == {
+        "users": len(store.users),
+        "campaigns": len(store.campaigns),
+        "leads": len(store.leads),
+    }
+    assert pages_requested(emulator, "/v1/leads") == [1, 2, 3, 4]
+    # The leads run did not touch users or campaigns again.
+    assert pages_requested(emulator, "/v1/users") == [1]
+    assert pages_requested(emulator, "/v1/campaigns") == [1]
+    assert all(record.status == 200 for record in emulator.requests), [
+        (r.path, r.query, r.status) for r in emulator.requests if r.status != 200
+    ]
+    assert {r.path for r in emulator.requests} == {"/v1/users", "/v1/campaigns", "/v1/leads"}
+
+
+def decompressed(raw: bytes) -> bytes | None:
+    """``raw`` decompressed if it is gzip or zlib data, else None."""
+    try:
+        if raw[:2] == b"\x1f\x8b":
+            return gzip.decompress(raw)
+        if raw[:1] == b"\x78":
+            return zlib.decompress(raw)
+    except (OSError, EOFError, zlib.error):
+        return None
+    return None
+
+
+def file_texts(path: Path) -> list[bytes]:
+    """The bytes of ``path`` and, if it is gzip or zlib data, its decompressed bytes."""
+    raw = path.read_bytes()
+    inflated = decompressed(raw)
+    return [raw] if inflated is None else [raw, inflated]
+
+
+def files_containing(root: Path, needle: str) -> list[str]:
+    found = []
+    encoded = needle.encode()
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        if any(encoded in blob for blob in file_texts(path)):
+            found.append(str(path))
+    return found
+
+
+def test_wrong_api_key_fails_with_a_redacted_message(
+    emulator: PersistIQEmulator, tmp_path: Path
+) -> None:
+    completed = materialize(
+        "persistiq/users,persistiq/campaigns", tmp_path, WRONG_KEY, emulator.base_url
+    )
+    output = output_of(completed)
+    assert completed.returncode != 0, output[-6000:]
+    assert emulator.count(status=401) >= 1, "the wrong key never reached the emulator"
+    assert "unauthorized" in output.lower(), output[-6000:]
+    assert "PERSISTIQ_API_KEY" in output, output[-6000:]
+
+    leaked_lines = [line for line in output.splitlines() if WRONG_KEY in line]
+    assert not leaked_lines, "the API key appears in the command output:\n" + "\n".join(
+        leaked_lines
+    )
+    # DAGSTER_HOME (run storage, event logs, compute logs), the dlt working folder and the
+    # warehouse folder: the key must not be written anywhere.
+    leaked_files = files_containing(tmp_path, WRONG_KEY)
+    assert not leaked_files, f"the API key was written to: {leaked_files}"
+    # No 401 was retried: retrying cannot fix a wrong key.
+    paths = [record.path for record in emulator.requests]
+    assert len(paths) == len(set(paths)), f"a 401 was retried: {paths}"

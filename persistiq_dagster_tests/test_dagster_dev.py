@@ -1,0 +1,311 @@
+"""End to end: a real ``dagster dev`` against the PersistIQ emulator, driven over GraphQL.
+
+The webserver, daemon and code server run in their own process group, started with the
+project's settings pointed at an emulator in this process and at files under ``tmp_path``.
+Runs are launched through ``/graphql``, the endpoint the UI uses, on the implicit asset job.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pytest
+import requests
+
+from persistiq_dagster.emulator import PersistIQEmulator, make_dataset
+from persistiq_dagster_tests.dagster_cli import (
+    DAGSTER,
+    MODULE,
+    PROJECT_DIR,
+    make_dagster_home,
+    project_env,
+)
+
+DATASET = "persistiq"
+TABLES = ("users", "campaigns", "leads")
+ASSET_KEYS = [["persistiq", table] for table in TABLES]
+PAGE_SIZE = 100
+READY_TIMEOUT = 120.0
+RUN_TIMEOUT = 180.0
+STOP_GRACE = 15.0
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def log_tail(path: Path, lines: int = 80) -> str:
+    try:
+        text = path.read_text(errors="replace")
+    except OSError as error:
+        return f"<no log: {error}>"
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def stop_process_group(proc: subprocess.Popen) -> None:
+    """SIGTERM the whole group, wait, then SIGKILL it: dagster dev may ignore SIGTERM."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=STOP_GRACE)
+    # Children (webserver, daemon, code server, run workers) may outlive the parent.
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=10)
+
+
+@dataclass
+class DagsterDev:
+    url: str
+    log: Path
+    proc: subprocess.Popen
+    duckdb_path: Path
+    pipelines_dir: Path
+    dagster_home: Path
+
+    def graphql(self, query: str, variables: dict | None = None) -> dict:
+        response = requests.post(
+            f"{self.url}/graphql",
+            json={"query": query, "variables": variables or {}},
+            timeout=30,
+        )
+        assert response.status_code == 200, response.text[:2000]
+        payload = response.json()
+        assert not payload.get("errors"), payload["errors"]
+        return payload["data"]
+
+    def fail(self, message: str) -> None:
+        pytest.fail(f"{message}\n--- tail of {self.log} ---\n{log_tail(self.log)}")
+
+
+WORKSPACE_QUERY = """
+query {
+  workspaceOrError {
+    __typename
+    ... on Workspace {
+      locationEntries {
+        name
+        loadStatus
+        locationOrLoadError {
+          __typename
+          ... on RepositoryLocation { repositories { name } }
+          ... on PythonError { message stack }
+        }
+      }
+    }
+    ... on PythonError { message }
+  }
+}
+"""
+
+ASSET_NODES_QUERY = """
+query {
+  assetNodes {
+    assetKey { path }
+    groupName
+    jobNames
+  }
+}
+"""
+
+LAUNCH_RUN_MUTATION = """
+mutation LaunchRun($executionParams: ExecutionParams!) {
+  launchRun(executionParams: $executionParams) {
+    __typename
+    ... on LaunchRunSuccess { run { runId status } }
+    ... on RunConfigValidationInvalid { errors { message } }
+    ... on PythonError { message stack }
+    ... on Error { message }
+  }
+}
+"""
+
+RUN_STATUS_QUERY = """
+query RunStatus($runId: ID!) {
+  runOrError(runId: $runId) {
+    __typename
+    ... on Run { status }
+    ... on Error { message }
+  }
+}
+"""
+
+
+def wait_until_ready(server: DagsterDev) -> tuple[str, str]:
+    """Poll until the webserver answers and the code location has loaded.
+
+    Returns (location name, repository name).
+    """
+    deadline = time.monotonic() + READY_TIMEOUT
+    last = "no answer yet"
+    while time.monotonic() < deadline:
+        if server.proc.poll() is not None:
+            server.fail(f"dagster dev exited with code {server.proc.returncode} before ready")
+        try:
+            info = requests.get(f"{server.url}/server_info", timeout=5)
+            if info.status_code == 200:
+                data = server.graphql(WORKSPACE_QUERY)["workspaceOrError"]
+                entries = data.get("locationEntries") or []
+                last = repr(data)
+                for entry in entries:
+                    location = entry.get("locationOrLoadError") or {}
+                    if location.get("__typename") == "PythonError":
+                        server.fail(f"code location failed to load: {location['message']}")
+                    if entry["loadStatus"] == "LOADED" and location.get("repositories"):
+                        return entry["name"], location["repositories"][0]["name"]
+        except requests.RequestException as error:
+            last = repr(error)
+        time.sleep(1)
+    server.fail(f"dagster dev not ready after {READY_TIMEOUT:.0f} s; last: {last}")
+    raise AssertionError("unreachable")
+
+
+@pytest.fixture(scope="module")
+def emulator() -> Iterator[PersistIQEmulator]:
+    store = make_dataset(users=5, leads=250, campaigns=12)
+    with PersistIQEmulator(store=store, page_size=PAGE_SIZE) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def dagster_dev(
+    emulator: PersistIQEmulator, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[DagsterDev, str, str]]:
+    root = tmp_path_factory.mktemp("dagster_dev")
+    dagster_home = make_dagster_home(root / "dagster_home")
+    duckdb_path = root / "warehouse" / "persistiq_e2e.duckdb"
+    pipelines_dir = root / "dlt_pipelines"
+    log = root / "dagster_dev.log"
+    port = free_port()
+    env = project_env(
+        dagster_home,
+        PERSISTIQ_API_KEY=emulator.api_key,
+        PERSISTIQ_BASE_URL=emulator.base_url,
+        PERSISTIQ_DUCKDB_PATH=str(duckdb_path),
+        PERSISTIQ_PIPELINES_DIR=str(pipelines_dir),
+    )
+    command = [str(DAGSTER), "dev", "-m", MODULE, "-h", "127.0.0.1", "-p", str(port)]
+    with open(log, "wb") as log_file:
+        proc = subprocess.Popen(
+            command,
+            cwd=PROJECT_DIR,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        server = DagsterDev(
+            url=f"http://127.0.0.1:{port}",
+            log=log,
+            proc=proc,
+            duckdb_path=duckdb_path,
+            pipelines_dir=pipelines_dir,
+            dagster_home=dagster_home,
+        )
+        location_name, repository_name = wait_until_ready(server)
+        yield server, location_name, repository_name
+    finally:
+        stop_process_group(proc)
+
+
+def test_dagster_dev_lists_the_three_assets(dagster_dev) -> None:
+    server, _, _ = dagster_dev
+    nodes = server.graphql(ASSET_NODES_QUERY)["assetNodes"]
+    by_key = {tuple(node["assetKey"]["path"]): node for node in nodes}
+    for key in ASSET_KEYS:
+        assert tuple(key) in by_key, f"{key} not among {sorted(by_key)}"
+        node = by_key[tuple(key)]
+        assert node["groupName"] == "persistiq", node
+        assert "__ASSET_JOB" in node["jobNames"], node
+
+
+def test_dagster_dev_materialises_all_assets_over_graphql(
+    dagster_dev, emulator: PersistIQEmulator
+) -> None:
+    server, location_name, repository_name = dagster_dev
+    execution_params = {
+        "selector": {
+            "repositoryLocationName": location_name,
+            "repositoryName": repository_name,
+            "jobName": "__ASSET_JOB",
+            "assetSelection": [{"path": key} for key in ASSET_KEYS],
+        },
+        "mode": "default",
+        "runConfigData": {},
+    }
+    launched = server.graphql(LAUNCH_RUN_MUTATION, {"executionParams": execution_params})
+    result = launched["launchRun"]
+    if result["__typename"] != "LaunchRunSuccess":
+        server.fail(f"launchRun did not succeed: {result}")
+    run_id = result["run"]["runId"]
+
+    deadline = time.monotonic() + RUN_TIMEOUT
+    status = None
+    while time.monotonic() < deadline:
+        answer = server.graphql(RUN_STATUS_QUERY, {"runId": run_id})["runOrError"]
+        assert answer["__typename"] == "Run", answer
+        status = answer["status"]
+        if status in ("SUCCESS", "FAILURE", "CANCELED"):
+            break
+        time.sleep(1)
+    if status not in ("SUCCESS", "FAILURE", "CANCELED"):
+        server.fail(f"run {run_id} still {status} after {RUN_TIMEOUT:.0f} s")
+    if status != "SUCCESS":
+        server.fail(f"run {run_id} ended as {status}")
+
+    store = emulator.store
+    with duckdb.connect(str(server.duckdb_path), read_only=True) as connection:
+        for table in TABLES:
+            expected = {record["id"] for record in getattr(store, table)}
+            (rows,) = connection.execute(f"select count(*) from {DATASET}.{table}").fetchone()
+            id_rows = connection.execute(f"select id from {DATASET}.{table}").fetchall()
+            ids = {row[0] for row in id_rows}
+            assert rows == len(expected), f"{DATASET}.{table}: {rows} rows, {len(expected)} served"
+            assert ids == expected, f"{DATASET}.{table}: ids differ from the emulator's"
+
+    records = emulator.requests
+    assert records, "the emulator got no request"
+    assert all(record.status == 200 for record in records), [
+        (record.path, record.query, record.status) for record in records if record.status != 200
+    ]
+    for table in TABLES:
+        path = f"/v1/{table}"
+        pages = sorted(int(r.query.get("page", "1")) for r in records if r.path == path)
+        expected_pages = math.ceil(len(getattr(store, table)) / PAGE_SIZE)
+        assert pages == list(range(1, expected_pages + 1)), f"{path}: pages requested {pages}"
+    assert {record.path for record in records} == {f"/v1/{table}" for table in TABLES}
+
+
+def test_definitions_validate_without_any_persistiq_setting(tmp_path: Path) -> None:
+    """Definitions load with no PERSISTIQ_* variable at all: no key is needed until a run."""
+    dagster_home = make_dagster_home(tmp_path / "dagster_home")
+    env = project_env(dagster_home)
+    assert not [name for name in env if name.startswith("PERSISTIQ_")]
+    completed = subprocess.run(
+        [str(DAGSTER), "definitions", "validate", "-m", MODULE],
+        cwd=PROJECT_DIR,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        start_new_session=True,
+    )
+    output = completed.stdout + completed.stderr
+    assert completed.returncode == 0, output[-4000:]
+    assert "persistiq" in output.lower(), output[-4000:]
