@@ -1,12 +1,13 @@
 """The PersistIQ assets: one ``@dlt_assets`` for users and campaigns, one for leads.
 
-Leads has its own multi-asset and dlt pipeline so it can carry its own partitions and its
-incremental state never collides with the other resources' runs. The source and pipeline
-given to ``@dlt_assets`` only derive the asset specs at import time (no key needed); each run
-builds the real ones from the resources.
+Leads has its own multi-asset and dlt pipeline so it can carry its daily partitions. The
+source and pipeline given to ``@dlt_assets`` only derive the asset specs at import time (no key
+needed); each run builds the real ones from the resources and, for leads, the partition window.
 """
 
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 import dlt
 from dagster import AssetExecutionContext, MaterializeResult
@@ -14,12 +15,15 @@ from dagster_dlt import DagsterDltResource, dlt_assets
 from dlt.extract.source import DltSource
 
 from persistiq_dagster import settings
-from persistiq_dagster.resources import PersistIQResource, PersistIQWarehouse
-from persistiq_dagster.source import persistiq_source
+from persistiq_dagster.partitions import leads_daily_partitions
+from persistiq_dagster.resources import PersistIQResource, PersistIQWarehouse, to_iso_timestamp
+from persistiq_dagster.source import persistiq_source, server_lower_bound
 from persistiq_dagster.translator import PersistIQTranslator
 
 CORE_RESOURCES = ("users", "campaigns")
 LEADS_RESOURCES = ("leads",)
+
+translator = PersistIQTranslator()
 
 
 def _spec_pipeline(pipeline_name: str) -> dlt.Pipeline:
@@ -31,20 +35,20 @@ def _spec_pipeline(pipeline_name: str) -> dlt.Pipeline:
     )
 
 
-translator = PersistIQTranslator()
-
-
 def load_with_dlt(
     context: AssetExecutionContext,
     dlt: DagsterDltResource,
     source: DltSource,
     warehouse: PersistIQWarehouse,
     pipeline_name: str,
+    pages: Counter[str],
+    run_metadata: Mapping[str, Any] | None = None,
 ) -> Iterator[MaterializeResult]:
     """Run one dlt pipeline and yield a materialisation per selected table.
 
     dagster-dlt names the table after the dlt schema; the table actually lives in the dataset,
-    so ``dagster/table_name`` is set to where a user would query it.
+    so ``dagster/table_name`` is set to where a user would query it. Each materialisation also
+    records the pages read and the rows loaded (0 included, which dagster-dlt leaves out).
     """
     events = dlt.run(
         context=context,
@@ -54,8 +58,17 @@ def load_with_dlt(
         loader_file_format=warehouse.loader_file_format,
     ).fetch_row_count()
     for event in events:
-        table = warehouse.qualified_table_name(event.asset_key.path[-1])
-        yield event._replace(metadata={**event.metadata, "dagster/table_name": table})
+        table = event.asset_key.path[-1]
+        rows_loaded = event.metadata.get("rows_loaded")
+        yield event._replace(
+            metadata={
+                **event.metadata,
+                **(run_metadata or {}),
+                "dagster/table_name": warehouse.qualified_table_name(table),
+                "persistiq/pages": pages[table],
+                "persistiq/rows": rows_loaded.value if rows_loaded is not None else 0,
+            }
+        )
 
 
 @dlt_assets(
@@ -72,8 +85,11 @@ def persistiq_core_assets(
     warehouse: PersistIQWarehouse,
 ):
     """Users and campaigns: every record on each run, merged on id."""
-    source = persistiq.build_source(name=settings.CORE_PIPELINE_NAME, resources=CORE_RESOURCES)
-    yield from load_with_dlt(context, dlt, source, warehouse, settings.CORE_PIPELINE_NAME)
+    pages: Counter[str] = Counter()
+    source = persistiq.build_source(
+        name=settings.CORE_PIPELINE_NAME, resources=CORE_RESOURCES, pages=pages
+    )
+    yield from load_with_dlt(context, dlt, source, warehouse, settings.CORE_PIPELINE_NAME, pages)
 
 
 @dlt_assets(
@@ -81,6 +97,7 @@ def persistiq_core_assets(
     dlt_pipeline=_spec_pipeline(settings.LEADS_PIPELINE_NAME),
     name=settings.LEADS_PIPELINE_NAME,
     dagster_dlt_translator=translator,
+    partitions_def=leads_daily_partitions,  # dagster-dlt defaults to single-run backfills
     pool=settings.WAREHOUSE_POOL,
 )
 def persistiq_leads_assets(
@@ -89,6 +106,25 @@ def persistiq_leads_assets(
     persistiq: PersistIQResource,
     warehouse: PersistIQWarehouse,
 ):
-    """Leads updated since the last load (dlt incremental state on ``updated_at``)."""
-    source = persistiq.build_source(name=settings.LEADS_PIPELINE_NAME, resources=LEADS_RESOURCES)
-    yield from load_with_dlt(context, dlt, source, warehouse, settings.LEADS_PIPELINE_NAME)
+    """Leads updated in the partition window ``[start, end)``, merged on id.
+
+    A backfill of many days is one run over one window: one pass over the API, not one a day.
+    """
+    window = context.partition_time_window
+    start, end = to_iso_timestamp(window.start), to_iso_timestamp(window.end)
+    pages: Counter[str] = Counter()
+    source = persistiq.build_source(
+        name=settings.LEADS_PIPELINE_NAME,
+        resources=LEADS_RESOURCES,
+        leads_start=start,
+        leads_end=end,
+        pages=pages,
+    )
+    window_metadata = {
+        "persistiq/window_start": start,
+        "persistiq/window_end": end,
+        "persistiq/updated_after": server_lower_bound(start),
+    }
+    yield from load_with_dlt(
+        context, dlt, source, warehouse, settings.LEADS_PIPELINE_NAME, pages, window_metadata
+    )

@@ -1,6 +1,7 @@
 """Dagster resources: PersistIQ credentials and client settings, and the dlt warehouse."""
 
 import os
+from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -91,6 +92,7 @@ class PersistIQResource(ConfigurableResource):
         resources: tuple[str, ...] = RESOURCE_NAMES,
         leads_start: str | datetime | None = None,
         leads_end: str | datetime | None = None,
+        pages: Counter[str] | None = None,
     ) -> DltSource:
         """The source for one run; leads from ``leads_start`` (default: the start date)."""
         return persistiq_source(
@@ -102,6 +104,7 @@ class PersistIQResource(ConfigurableResource):
             leads_start=to_iso_timestamp(leads_start or self.start_date),
             leads_end=to_iso_timestamp(leads_end) if leads_end else None,
             session=self.build_session(),
+            pages=pages,
         )
 
 

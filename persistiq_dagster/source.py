@@ -5,8 +5,9 @@ records under the key of the same name, merged on ``id``. Leads load incremental
 ``updated_after``; records without ``updated_at`` are kept (merge on ``id`` removes overlap).
 """
 
+from collections import Counter
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -32,11 +33,19 @@ RESOURCE_DESCRIPTIONS = {
 }
 
 
-def response_checks(records_key: str, api_key: str | None) -> list[Callable[[Response], None]]:
-    """Hooks run on every response: fail fast on 4xx, then insist on the envelope."""
+def response_checks(
+    records_key: str, api_key: str | None, pages: Counter[str]
+) -> list[Callable[[Response], None]]:
+    """Hooks run on every response: fail fast on 4xx, insist on the envelope, count pages."""
+
+    def count_page(response: Response) -> None:
+        if response.ok:
+            pages[records_key] += 1
+
     return [
         lambda response: raise_for_persistiq_error(response, api_key),
         lambda response: check_envelope(response, records_key, api_key),
+        count_page,
     ]
 
 
@@ -51,14 +60,26 @@ def latest_timestamp(values: Sequence[Any]) -> Any:
     return max(values, key=_instant)
 
 
-def leads_incremental(start: str, end: str | None) -> dict[str, Any]:
-    """``updated_after=start`` to the server; ``updated_at < end`` on the client, if set.
+def server_lower_bound(value: str) -> str:
+    """The ``updated_after`` sent for a window starting at ``value``: one second earlier.
 
-    Without ``end`` dlt keeps the highest ``updated_at`` seen in the pipeline state and sends
-    it as the next run's ``updated_after``.
+    Whether PersistIQ's ``updated_after`` is strict is not known; asking from a second before
+    keeps a lead updated exactly at the boundary, and the client-side range drops the extra.
+    """
+    moment = _instant(value) - timedelta(seconds=1)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def leads_incremental(start: str, end: str | None) -> dict[str, Any]:
+    """Leads with ``start <= updated_at < end``: the lower bound goes to the server as
+    ``updated_after``, the window is applied on the client (there is no upper-bound parameter).
+
+    Without ``end`` dlt keeps the highest ``updated_at`` seen in the pipeline state and starts
+    the next run there; with ``end`` (a partition window) the state is left alone.
     """
     return {
         "start_param": LEADS_CURSOR_PARAM,
+        "convert": server_lower_bound,
         "cursor_path": LEADS_CURSOR_FIELD,
         "last_value_func": latest_timestamp,
         "initial_value": start,
@@ -79,12 +100,15 @@ def persistiq_source(
     leads_start: str = "2024-01-01T00:00:00Z",
     leads_end: str | None = None,
     session: Session | None = None,
+    pages: Counter[str] | None = None,
 ) -> DltSource:
     """Build the source for ``resources``.
 
     ``api_key`` may be None when the source only derives asset specs (at import time);
     ``name`` becomes the dlt schema name, so two pipelines sharing a dataset keep apart.
+    ``pages``, when given, counts the pages read per resource.
     """
+    pages = Counter() if pages is None else pages
     endpoints: dict[str, dict[str, Any]] = {name: {} for name in RESOURCE_NAMES}
     endpoints["leads"]["incremental"] = leads_incremental(leads_start, leads_end)
     client: dict[str, Any] = {
@@ -110,7 +134,7 @@ def persistiq_source(
                 "endpoint": {
                     "path": resource,
                     "data_selector": resource,
-                    "response_actions": response_checks(resource, api_key),
+                    "response_actions": response_checks(resource, api_key, pages),
                     **endpoints[resource],
                 },
             }

@@ -5,13 +5,15 @@ from collections.abc import Iterator, Sequence
 import duckdb
 import pytest
 from dagster import AssetKey, ExecuteInProcessResult, materialize
+from dagster._core.storage.tags import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+)
 from dagster_dlt import DagsterDltResource
 
 from persistiq_dagster.assets import persistiq_core_assets, persistiq_leads_assets
 from persistiq_dagster.emulator import EmulatorStore, PersistIQEmulator, make_dataset
 from persistiq_dagster.resources import PersistIQResource, PersistIQWarehouse
-
-ALL_ASSETS = [persistiq_core_assets, persistiq_leads_assets]
 
 
 @pytest.fixture
@@ -55,20 +57,43 @@ def warehouse(tmp_path) -> PersistIQWarehouse:
     )
 
 
+def partition_range_tags(first: str, last: str) -> dict[str, str]:
+    """Tags that make one run cover the partitions ``first`` to ``last`` (a backfill)."""
+    return {ASSET_PARTITION_RANGE_START_TAG: first, ASSET_PARTITION_RANGE_END_TAG: last}
+
+
+# make_dataset() spreads updated_at over these days by default.
+EMULATOR_DAYS = partition_range_tags("2024-01-01", "2024-03-01")
+
+
 def run_assets(
     persistiq: PersistIQResource,
     warehouse: PersistIQWarehouse,
-    select: Sequence[str] | None = None,
+    select: Sequence[str] = ("users", "campaigns", "leads"),
     raise_on_error: bool = True,
+    partition_key: str | None = None,
+    tags: dict[str, str] | None = None,
 ) -> ExecuteInProcessResult:
-    """Materialise the PersistIQ assets (all, or ``select`` like ``["leads"]``) in process."""
-    selection = [AssetKey(["persistiq", name]) for name in select] if select else None
-    return materialize(
-        ALL_ASSETS,
-        selection=selection,
-        resources={"dlt": DagsterDltResource(), "persistiq": persistiq, "warehouse": warehouse},
-        raise_on_error=raise_on_error,
-    )
+    """Materialise the selected PersistIQ assets in process, in one run per multi-asset.
+
+    Leads run for ``partition_key``, or ``tags``, or by default the days the emulator's data
+    spans, in one run. Returns the last run's result, or the first that failed.
+    """
+    resources = {"dlt": DagsterDltResource(), "persistiq": persistiq, "warehouse": warehouse}
+    core = [AssetKey(["persistiq", name]) for name in select if name != "leads"]
+    runs = []
+    if core:
+        runs.append({"assets": [persistiq_core_assets], "selection": core})
+    if "leads" in select:
+        leads_tags = None if partition_key else (tags or EMULATOR_DAYS)
+        runs.append(
+            {"assets": [persistiq_leads_assets], "partition_key": partition_key, "tags": leads_tags}
+        )
+    for run in runs:
+        result = materialize(resources=resources, raise_on_error=raise_on_error, **run)
+        if not result.success:
+            return result
+    return result
 
 
 def query(warehouse: PersistIQWarehouse, sql: str) -> list[tuple]:

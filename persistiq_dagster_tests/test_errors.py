@@ -70,15 +70,21 @@ def test_malformed_page_fails_clearly_and_loses_nothing(
     emulator, store, persistiq, warehouse, body, expected
 ):
     run_assets(persistiq, warehouse, select=["leads"])
-    changed = store.update_leads(count=3, at=datetime(2024, 7, 1, tzinfo=UTC))
+    changed = store.update_leads(count=3, at=datetime(2024, 7, 1, 8, tzinfo=UTC))
     emulator.inject(status=200, body=body, path="/v1/leads", content_type="text/html")
 
-    failed = run_assets(persistiq, warehouse, select=["leads"], raise_on_error=False)
+    failed = run_assets(
+        persistiq, warehouse, select=["leads"], partition_key="2024-07-01", raise_on_error=False
+    )
 
     assert expected in failure_text(failed)
+    assert failed.get_asset_materialization_events() == []
     assert count_rows(warehouse, "leads") == len(store.leads)
-    # The failed run advanced no cursor: the next run still fetches the three updates.
-    run_assets(persistiq, warehouse, select=["leads"])
+    assert query(
+        warehouse, "select count(*) from persistiq.leads where updated_at >= '2024-07-01'"
+    ) == [(0,)]
+    # Running the day again loads the three updates, once each.
+    run_assets(persistiq, warehouse, select=["leads"], partition_key="2024-07-01")
     ids = ", ".join(f"'{lead_id}'" for lead_id in changed)
     assert query(warehouse, f"select count(*) from persistiq.leads where id in ({ids}) "
                  "and updated_at >= '2024-07-01'") == [(3,)]  # fmt: skip

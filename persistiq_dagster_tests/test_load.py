@@ -26,7 +26,7 @@ def test_every_page_is_read_once_and_keeps_the_filter(
     pages = [r.query.get("page", "1") for r in lead_requests(emulator)]
     assert pages == ["1", "2", "3", "4"]
     assert {r.query.get("updated_after") for r in lead_requests(emulator)} == {
-        "2024-01-01T00:00:00Z"
+        "2023-12-31T23:59:59Z"  # a second before the start date: see server_lower_bound
     }
     assert all("mozilla" not in (r.user_agent or "").lower() for r in emulator.requests)
     assert all((r.user_agent or "").startswith("persistiq_dagster/") for r in emulator.requests)
@@ -59,23 +59,23 @@ def test_rerun_adds_no_duplicates_and_an_updated_lead_replaces_its_row(
     emulator, store, persistiq, warehouse
 ):
     run_assets(persistiq, warehouse)
-    changed = store.update_leads(count=5, at=datetime(2024, 6, 1, tzinfo=UTC))
+    run_assets(persistiq, warehouse)
+    assert count_rows(warehouse, "leads") == len(store.leads)
+    assert count_rows(warehouse, "users") == len(store.users)
+
+    changed = store.update_leads(count=5, at=datetime(2024, 6, 1, 9, tzinfo=UTC))
     new_status = {lead["id"]: lead["status"] for lead in store.leads if lead["id"] in changed}
     emulator.clear_requests()
-
-    run_assets(persistiq, warehouse)
+    run_assets(persistiq, warehouse, select=["leads"], partition_key="2024-06-01")
 
     assert count_rows(warehouse, "leads") == len(store.leads)
     assert query(warehouse, "select count(distinct id) from persistiq.leads") == [
         (len(store.leads),)
     ]
-    assert count_rows(warehouse, "users") == len(store.users)
     loaded = dict(query(warehouse, "select id, status from persistiq.leads"))
     assert {lead_id: loaded[lead_id] for lead_id in changed} == new_status
-    # Incremental: the second run asks only for leads updated after the last one seen.
-    second = lead_requests(emulator)
-    assert len(second) == 1
-    assert second[0].query["updated_after"] > "2024-02-29"
+    # The day's partition asks only for leads updated since that day began.
+    assert [r.query for r in lead_requests(emulator)] == [{"updated_after": "2024-05-31T23:59:59Z"}]
 
 
 def test_leads_without_updated_at_load_and_merge_on_id(persistiq, warehouse, emulator, store):
@@ -106,15 +106,19 @@ def test_unknown_fields_evolve_into_the_table(persistiq, warehouse, emulator, st
 
 
 def test_materialisations_carry_dlt_metadata(persistiq, warehouse, emulator, store):
-    result = run_assets(persistiq, warehouse)
+    core = run_assets(persistiq, warehouse, select=["users", "campaigns"])
+    leads_run = run_assets(persistiq, warehouse, select=["leads"])
 
-    by_table = {
-        event.asset_key.path[-1]: event.materialization.metadata
-        for event in result.get_asset_materialization_events()
-    }
+    events = core.get_asset_materialization_events() + leads_run.get_asset_materialization_events()
+    by_table = {event.asset_key.path[-1]: event.materialization.metadata for event in events}
     assert set(by_table) == {"users", "campaigns", "leads"}
+    assert by_table["users"]["persistiq/pages"].value == 1
     leads = by_table["leads"]
     assert leads["rows_loaded"].value == len(store.leads)
+    assert leads["persistiq/rows"].value == len(store.leads)
+    assert leads["persistiq/pages"].value == page_count(len(store.leads))
+    assert leads["persistiq/window_start"].value == "2024-01-01T00:00:00Z"
+    assert leads["persistiq/window_end"].value == "2024-03-02T00:00:00Z"
     assert leads["dagster/row_count"].value == len(store.leads)
     assert leads["dagster/table_name"].value == "warehouse.persistiq.leads"
     columns = {column.name for column in leads["dagster/column_schema"].value.columns}

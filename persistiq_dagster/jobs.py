@@ -1,0 +1,19 @@
+"""Jobs that schedules and sensors launch: one per multi-asset, asset checks included."""
+
+from dagster import AssetSelection, define_asset_job
+
+from persistiq_dagster.assets import persistiq_core_assets, persistiq_leads_assets
+from persistiq_dagster.partitions import leads_daily_partitions
+
+users_campaigns_job = define_asset_job(
+    "persistiq_users_campaigns_job",
+    selection=AssetSelection.assets(persistiq_core_assets),
+    description="Refresh PersistIQ users and campaigns.",
+)
+
+leads_job = define_asset_job(
+    "persistiq_leads_job",
+    selection=AssetSelection.assets(persistiq_leads_assets),
+    partitions_def=leads_daily_partitions,
+    description="Load the PersistIQ leads updated in the selected days.",
+)
