@@ -1,4 +1,4 @@
-"""The Dagster Definitions of the project: assets, jobs and resources, bound from the environment."""
+"""The Dagster Definitions: assets, jobs and resources, bound from the environment."""
 
 from dagster import Definitions
 from dagster_dlt import DagsterDltResource
