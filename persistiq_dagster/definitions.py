@@ -1,4 +1,4 @@
-"""The Dagster Definitions: assets, jobs and resources, bound from the environment."""
+"""The Dagster Definitions: assets, jobs, schedules and resources, bound from the environment."""
 
 from dagster import Definitions
 from dagster_dlt import DagsterDltResource
@@ -6,10 +6,12 @@ from dagster_dlt import DagsterDltResource
 from persistiq_dagster.assets import persistiq_core_assets, persistiq_leads_assets
 from persistiq_dagster.jobs import leads_job, users_campaigns_job
 from persistiq_dagster.resources import persistiq_from_env, warehouse_from_env
+from persistiq_dagster.schedules import leads_daily_schedule, users_campaigns_daily_schedule
 
 defs = Definitions(
     assets=[persistiq_core_assets, persistiq_leads_assets],
     jobs=[users_campaigns_job, leads_job],
+    schedules=[users_campaigns_daily_schedule, leads_daily_schedule],
     resources={
         "dlt": DagsterDltResource(),
         "persistiq": persistiq_from_env(),
