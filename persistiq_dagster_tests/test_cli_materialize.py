@@ -15,6 +15,8 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from dagster import DagsterInstance
+from dagster._core.instance.ref import InstanceRef
 
 from persistiq_dagster.emulator import PersistIQEmulator, make_dataset
 from persistiq_dagster_tests.dagster_cli import (
@@ -39,7 +41,7 @@ def emulator() -> Iterator[PersistIQEmulator]:
 
 
 def materialize(
-    select: str, tmp_path: Path, api_key: str, base_url: str
+    select: str, tmp_path: Path, api_key: str, base_url: str, *extra: str
 ) -> subprocess.CompletedProcess[str]:
     """Run the acceptance command with only the PERSISTIQ_* settings given here."""
     env = project_env(
@@ -50,7 +52,7 @@ def materialize(
         PERSISTIQ_PIPELINES_DIR=str(tmp_path / "dlt_pipelines"),
     )
     return subprocess.run(
-        [str(DAGSTER), "asset", "materialize", "-m", MODULE, "--select", select],
+        [str(DAGSTER), "asset", "materialize", "-m", MODULE, "--select", select, *extra],
         cwd=PROJECT_DIR,
         env=env,
         stdin=subprocess.DEVNULL,
@@ -99,14 +101,28 @@ def test_materialize_core_then_leads_from_the_cli(
     assert pages_requested(emulator, "/v1/campaigns") == expected_pages(len(store.campaigns))
     assert pages_requested(emulator, "/v1/leads") == [], "leads were not selected"
 
-    leads = materialize("persistiq/leads", tmp_path, emulator.api_key, emulator.base_url)
+    # Issue 3's acceptance command: a range of days, in one run.
+    leads = materialize(
+        "persistiq/leads",
+        tmp_path,
+        emulator.api_key,
+        emulator.base_url,
+        "--partition-range",
+        "2024-01-10...2024-01-20",
+    )
     assert leads.returncode == 0, output_of(leads)[-6000:]
-    assert table_counts(duckdb_path, ("users", "campaigns", "leads")) == {
-        "users": len(store.users),
-        "campaigns": len(store.campaigns),
-        "leads": len(store.leads),
+    in_range = {
+        lead["id"] for lead in store.leads if "2024-01-10" <= lead["updated_at"] < "2024-01-21"
     }
-    assert pages_requested(emulator, "/v1/leads") == [1, 2, 3, 4]
+    with duckdb.connect(str(duckdb_path), read_only=True) as connection:
+        loaded = {
+            row[0] for row in connection.execute(f"select id from {DATASET}.leads").fetchall()
+        }
+    assert loaded == in_range
+    after = [lead for lead in store.leads if lead["updated_at"] > "2024-01-09T23:59:59Z"]
+    assert pages_requested(emulator, "/v1/leads") == expected_pages(len(after))
+    with DagsterInstance.from_ref(InstanceRef.from_dir(str(tmp_path / "dagster_home"))) as instance:
+        assert len(instance.get_runs()) == 2  # users+campaigns, then every day of the range
     # The leads run did not touch users or campaigns again.
     assert pages_requested(emulator, "/v1/users") == [1]
     assert pages_requested(emulator, "/v1/campaigns") == [1]

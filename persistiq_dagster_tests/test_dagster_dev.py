@@ -234,39 +234,78 @@ def test_dagster_dev_lists_the_three_assets(dagster_dev) -> None:
         assert "__ASSET_JOB" in node["jobNames"], node
 
 
-def test_dagster_dev_materialises_all_assets_over_graphql(
-    dagster_dev, emulator: PersistIQEmulator
-) -> None:
-    server, location_name, repository_name = dagster_dev
+def launch_run(server: DagsterDev, location: str, repository: str, keys, tags=None) -> str:
+    """Launch a materialisation of ``keys`` the way the UI does; returns the run id."""
     execution_params = {
         "selector": {
-            "repositoryLocationName": location_name,
-            "repositoryName": repository_name,
+            "repositoryLocationName": location,
+            "repositoryName": repository,
             "jobName": "__ASSET_JOB",
-            "assetSelection": [{"path": key} for key in ASSET_KEYS],
+            "assetSelection": [{"path": key} for key in keys],
         },
         "mode": "default",
         "runConfigData": {},
+        "executionMetadata": {
+            "tags": [{"key": key, "value": value} for key, value in (tags or {}).items()]
+        },
     }
-    launched = server.graphql(LAUNCH_RUN_MUTATION, {"executionParams": execution_params})
-    result = launched["launchRun"]
-    if result["__typename"] != "LaunchRunSuccess":
+    result = server.graphql(LAUNCH_RUN_MUTATION, {"executionParams": execution_params})
+    if result["launchRun"]["__typename"] != "LaunchRunSuccess":
         server.fail(f"launchRun did not succeed: {result}")
-    run_id = result["run"]["runId"]
+    return result["launchRun"]["run"]["runId"]
 
+
+STEP_STATS_QUERY = """
+query StepStats($runId: ID!) {
+  runOrError(runId: $runId) { ... on Run { stepStats { stepKey startTime endTime } } }
+}
+"""
+
+
+def step_interval(server: DagsterDev, run_id: str) -> tuple[float, float]:
+    """When the run's dlt step (the one that writes the warehouse) started and ended."""
+    steps = server.graphql(STEP_STATS_QUERY, {"runId": run_id})["runOrError"]["stepStats"]
+    (stats,) = [
+        step for step in steps if step["stepKey"].startswith(("persistiq_core", "persistiq_leads"))
+    ]
+    return stats["startTime"], stats["endTime"]
+
+
+def wait_for_run(server: DagsterDev, run_id: str) -> str:
     deadline = time.monotonic() + RUN_TIMEOUT
-    status = None
     while time.monotonic() < deadline:
         answer = server.graphql(RUN_STATUS_QUERY, {"runId": run_id})["runOrError"]
         assert answer["__typename"] == "Run", answer
-        status = answer["status"]
-        if status in ("SUCCESS", "FAILURE", "CANCELED"):
-            break
+        if answer["status"] in ("SUCCESS", "FAILURE", "CANCELED"):
+            return answer["status"]
         time.sleep(1)
-    if status not in ("SUCCESS", "FAILURE", "CANCELED"):
-        server.fail(f"run {run_id} still {status} after {RUN_TIMEOUT:.0f} s")
-    if status != "SUCCESS":
-        server.fail(f"run {run_id} ended as {status}")
+    server.fail(f"run {run_id} not finished after {RUN_TIMEOUT:.0f} s")
+    raise AssertionError("unreachable")
+
+
+def test_dagster_dev_materialises_all_assets_over_graphql(
+    dagster_dev, emulator: PersistIQEmulator
+) -> None:
+    """Users and campaigns in one run, every day of leads' data in another, launched at once:
+    the pool makes the second writer of the DuckDB file wait instead of failing."""
+    server, location_name, repository_name = dagster_dev
+    core = launch_run(server, location_name, repository_name, ASSET_KEYS[:2])
+    leads = launch_run(
+        server,
+        location_name,
+        repository_name,
+        ASSET_KEYS[2:],
+        {
+            "dagster/asset_partition_range_start": "2024-01-01",
+            "dagster/asset_partition_range_end": "2024-03-01",
+        },
+    )
+    for run_id in (core, leads):
+        status = wait_for_run(server, run_id)
+        if status != "SUCCESS":
+            server.fail(f"run {run_id} ended as {status}")
+    (first, second) = sorted(step_interval(server, run_id) for run_id in (core, leads))
+    assert first[1] <= second[0], f"steps writing one DuckDB file overlapped: {first} {second}"
 
     store = emulator.store
     with duckdb.connect(str(server.duckdb_path), read_only=True) as connection:
