@@ -265,9 +265,7 @@ query StepStats($runId: ID!) {
 def step_interval(server: DagsterDev, run_id: str) -> tuple[float, float]:
     """When the run's dlt step (the one that writes the warehouse) started and ended."""
     steps = server.graphql(STEP_STATS_QUERY, {"runId": run_id})["runOrError"]["stepStats"]
-    (stats,) = [
-        step for step in steps if step["stepKey"].startswith(("persistiq_core", "persistiq_leads"))
-    ]
+    (stats,) = [step for step in steps if step["stepKey"] in ("persistiq_core", "persistiq_leads")]
     return stats["startTime"], stats["endTime"]
 
 
