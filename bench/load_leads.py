@@ -31,6 +31,11 @@ def child(base_url: str, loader_file_format: str, workdir: str) -> None:
     result = materialize(
         [persistiq_leads_assets],
         selection=[AssetKey(["persistiq", "leads"])],
+        # Every day the emulator's data spans (make_dataset's default), in one run.
+        tags={
+            "dagster/asset_partition_range_start": "2024-01-01",
+            "dagster/asset_partition_range_end": "2024-03-01",
+        },
         resources={
             "dlt": DagsterDltResource(),
             "persistiq": PersistIQResource(
@@ -43,7 +48,7 @@ def child(base_url: str, loader_file_format: str, workdir: str) -> None:
             ),
         },
     )
-    (event,) = result.get_asset_materialization_events()
+    event = result.get_asset_materialization_events()[-1]
     print(json.dumps({"rows": event.materialization.metadata["dagster/row_count"].value}))
 
 
