@@ -10,11 +10,12 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 import dlt
-from dagster import AssetExecutionContext, MaterializeResult
+from dagster import AssetExecutionContext, Failure, MaterializeResult
 from dagster_dlt import DagsterDltResource, dlt_assets
 from dlt.extract.source import DltSource
 
 from persistiq_dagster import settings
+from persistiq_dagster.errors import explain_failure
 from persistiq_dagster.partitions import leads_daily_partitions
 from persistiq_dagster.resources import PersistIQResource, PersistIQWarehouse, to_iso_timestamp
 from persistiq_dagster.source import persistiq_source, server_lower_bound
@@ -38,6 +39,7 @@ def _spec_pipeline(pipeline_name: str) -> dlt.Pipeline:
 def load_with_dlt(
     context: AssetExecutionContext,
     dlt: DagsterDltResource,
+    persistiq: PersistIQResource,
     source: DltSource,
     warehouse: PersistIQWarehouse,
     pipeline_name: str,
@@ -49,6 +51,8 @@ def load_with_dlt(
     dagster-dlt names the table after the dlt schema; the table actually lives in the dataset,
     so ``dagster/table_name`` is set to where a user would query it. Each materialisation also
     records the pages read and the rows loaded (0 included, which dagster-dlt leaves out).
+    A failure to talk to PersistIQ becomes a ``Failure`` that says what happened and what to
+    change, with the full error chain below it.
     """
     events = dlt.run(
         context=context,
@@ -57,6 +61,21 @@ def load_with_dlt(
         dagster_dlt_translator=translator,
         loader_file_format=warehouse.loader_file_format,
     ).fetch_row_count()
+    try:
+        yield from _with_table_metadata(events, warehouse, pages, run_metadata)
+    except Exception as error:
+        explanation = explain_failure(error, persistiq.base_url, persistiq.max_retries)
+        if explanation is None:
+            raise
+        raise Failure(description=explanation, metadata={"pages read": dict(pages)}) from error
+
+
+def _with_table_metadata(
+    events: Iterator[MaterializeResult],
+    warehouse: PersistIQWarehouse,
+    pages: Counter[str],
+    run_metadata: Mapping[str, Any] | None,
+) -> Iterator[MaterializeResult]:
     for event in events:
         table = event.asset_key.path[-1]
         rows_loaded = event.metadata.get("rows_loaded")
@@ -89,7 +108,9 @@ def persistiq_core_assets(
     source = persistiq.build_source(
         name=settings.CORE_PIPELINE_NAME, resources=CORE_RESOURCES, pages=pages
     )
-    yield from load_with_dlt(context, dlt, source, warehouse, settings.CORE_PIPELINE_NAME, pages)
+    yield from load_with_dlt(
+        context, dlt, persistiq, source, warehouse, settings.CORE_PIPELINE_NAME, pages
+    )
 
 
 @dlt_assets(
@@ -126,5 +147,12 @@ def persistiq_leads_assets(
         "persistiq/updated_after": server_lower_bound(start),
     }
     yield from load_with_dlt(
-        context, dlt, source, warehouse, settings.LEADS_PIPELINE_NAME, pages, window_metadata
+        context,
+        dlt,
+        persistiq,
+        source,
+        warehouse,
+        settings.LEADS_PIPELINE_NAME,
+        pages,
+        window_metadata,
     )

@@ -1,10 +1,12 @@
 """Errors a user sees when PersistIQ answers something we cannot load, with the key redacted."""
 
+from collections.abc import Iterator
 from urllib.parse import urlsplit
 
+import requests
 from requests import Response
 
-from persistiq_dagster.settings import API_KEY_ENV, BASE_URL_ENV
+from persistiq_dagster.settings import API_KEY_ENV, BASE_URL_ENV, MAX_RETRIES_ENV
 
 REDACTED = "<redacted>"
 BODY_PREVIEW_BYTES = 200
@@ -87,3 +89,36 @@ def check_envelope(response: Response, records_key: str, secret: str | None) -> 
         )
     # dlt's extractor and the paginator each call response.json(): parse the page once.
     response.json = lambda **_: payload  # type: ignore[method-assign]
+
+
+def _causes(error: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
+
+
+def explain_failure(error: BaseException, base_url: str, retries: int) -> str | None:
+    """One line for the on-call engineer: what PersistIQ did and which setting to look at.
+
+    None when the error did not come from talking to PersistIQ (a warehouse error, say).
+    """
+    for cause in _causes(error):
+        if isinstance(cause, PersistIQError):
+            return str(cause)
+        if isinstance(cause, requests.HTTPError) and cause.response is not None:
+            status, path = cause.response.status_code, urlsplit(cause.response.url).path
+            return (
+                f"PersistIQ answered {status} on {path} again after {retries} retries. "
+                f"Try later, or allow more retries with {MAX_RETRIES_ENV}."
+            )
+        if isinstance(cause, requests.Timeout):
+            return f"PersistIQ at {base_url} did not answer in time after {retries} retries."
+        if isinstance(cause, requests.ConnectionError):
+            return (
+                f"Could not connect to PersistIQ at {base_url} after {retries} retries; "
+                f"check {BASE_URL_ENV} and the network."
+            )
+    return None
