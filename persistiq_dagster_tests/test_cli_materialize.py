@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import gzip
 import math
+import os
+import signal
 import subprocess
+import time
 import zlib
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -33,17 +37,21 @@ WRONG_KEY = "wrong-key-123456"
 CLI_TIMEOUT = 180
 
 
+SECRET_KEY = "sk-live-7c1d9e4f2a6b"  # distinctive, so a search for it can't match by chance
+ALL_DAYS = "2024-01-01...2024-03-01"  # every day make_dataset() spreads updates over
+
+
 @pytest.fixture
 def emulator() -> Iterator[PersistIQEmulator]:
     store = make_dataset(users=5, leads=345, campaigns=12)
-    with PersistIQEmulator(store=store, page_size=PAGE_SIZE) as running:
+    with PersistIQEmulator(store=store, page_size=PAGE_SIZE, api_key=SECRET_KEY) as running:
         yield running
 
 
-def materialize(
+def materialize_command(
     select: str, tmp_path: Path, api_key: str, base_url: str, *extra: str
-) -> subprocess.CompletedProcess[str]:
-    """Run the acceptance command with only the PERSISTIQ_* settings given here."""
+) -> tuple[list[str], dict[str, str]]:
+    """The acceptance command and an environment with only the PERSISTIQ_* settings given."""
     env = project_env(
         make_dagster_home(tmp_path / "dagster_home"),
         PERSISTIQ_API_KEY=api_key,
@@ -51,8 +59,15 @@ def materialize(
         PERSISTIQ_DUCKDB_PATH=str(tmp_path / "warehouse" / "persistiq_cli.duckdb"),
         PERSISTIQ_PIPELINES_DIR=str(tmp_path / "dlt_pipelines"),
     )
+    return [str(DAGSTER), "asset", "materialize", "-m", MODULE, "--select", select, *extra], env
+
+
+def materialize(
+    select: str, tmp_path: Path, api_key: str, base_url: str, *extra: str
+) -> subprocess.CompletedProcess[str]:
+    command, env = materialize_command(select, tmp_path, api_key, base_url, *extra)
     return subprocess.run(
-        [str(DAGSTER), "asset", "materialize", "-m", MODULE, "--select", select, *extra],
+        command,
         cwd=PROJECT_DIR,
         env=env,
         stdin=subprocess.DEVNULL,
@@ -130,6 +145,54 @@ def test_materialize_core_then_leads_from_the_cli(
         (r.path, r.query, r.status) for r in emulator.requests if r.status != 200
     ]
     assert {r.path for r in emulator.requests} == {"/v1/users", "/v1/campaigns", "/v1/leads"}
+    # After two successful runs the key is in no output, event log, run record or dlt file.
+    assert SECRET_KEY not in output_of(core) + output_of(leads)
+    assert files_containing(tmp_path, SECRET_KEY) == []
+
+
+def test_a_run_killed_mid_load_and_run_again_loads_every_lead_once(
+    emulator: PersistIQEmulator, tmp_path: Path
+) -> None:
+    store = emulator.store
+    store.add_leads(2655, at=datetime(2024, 2, 1, tzinfo=UTC))  # 3000 leads: 30 pages
+    emulator.latency = 0.1
+    command, env = materialize_command(
+        "persistiq/leads", tmp_path, SECRET_KEY, emulator.base_url, "--partition-range", ALL_DAYS
+    )
+    killed = subprocess.Popen(
+        command, cwd=PROJECT_DIR, env=env, stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + CLI_TIMEOUT
+        while emulator.count(path="/v1/leads") < 10 and time.monotonic() < deadline:
+            assert killed.poll() is None, "the run ended before it could be killed"
+            time.sleep(0.05)
+    finally:
+        os.killpg(killed.pid, signal.SIGKILL)
+        killed.wait(timeout=30)
+    assert emulator.count(path="/v1/leads") < page_count_of(store.leads)
+    emulator.latency = 0.0
+    # No daemon watched that run: do what run monitoring does for a dead run worker (mark the
+    # run failed, free its pool slot), or the next run would wait for the slot forever.
+    with DagsterInstance.from_ref(InstanceRef.from_dir(env["DAGSTER_HOME"])) as instance:
+        (dead,) = instance.get_runs()
+        instance.report_run_failed(dead)
+        instance.event_log_storage.free_concurrency_slots_for_run(dead.run_id)
+
+    again = materialize(
+        "persistiq/leads", tmp_path, SECRET_KEY, emulator.base_url, "--partition-range", ALL_DAYS
+    )
+
+    assert again.returncode == 0, output_of(again)[-6000:]
+    duckdb_path = tmp_path / "warehouse" / "persistiq_cli.duckdb"
+    with duckdb.connect(str(duckdb_path), read_only=True) as connection:
+        ids = [row[0] for row in connection.execute(f"select id from {DATASET}.leads").fetchall()]
+    assert sorted(ids) == sorted(lead["id"] for lead in store.leads)
+
+
+def page_count_of(records: list) -> int:
+    return math.ceil(len(records) / PAGE_SIZE)
 
 
 def decompressed(raw: bytes) -> bytes | None:
