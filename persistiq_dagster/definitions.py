@@ -1,15 +1,17 @@
-"""The Dagster Definitions: assets, jobs, schedules and resources, bound from the environment."""
+"""The Dagster Definitions: assets, checks, jobs, schedules, sensors and resources."""
 
 from dagster import Definitions
 from dagster_dlt import DagsterDltResource
 
 from persistiq_dagster.assets import persistiq_core_assets, persistiq_leads_assets
+from persistiq_dagster.checks import persistiq_asset_checks
 from persistiq_dagster.jobs import leads_job, users_campaigns_job
 from persistiq_dagster.resources import persistiq_from_env, warehouse_from_env
 from persistiq_dagster.schedules import leads_daily_schedule, users_campaigns_daily_schedule
 
 defs = Definitions(
     assets=[persistiq_core_assets, persistiq_leads_assets],
+    asset_checks=persistiq_asset_checks,
     jobs=[users_campaigns_job, leads_job],
     schedules=[users_campaigns_daily_schedule, leads_daily_schedule],
     resources={

@@ -1,0 +1,311 @@
+"""The asset checks, run against the emulator and a real DuckDB file, with bad data made for real.
+
+One Dagster instance per test, so a checks-only run sees the materialisations of earlier runs.
+"""
+
+from collections.abc import Sequence
+
+import duckdb
+import pytest
+from dagster import (
+    AssetCheckEvaluation,
+    AssetCheckKey,
+    AssetCheckSeverity,
+    AssetKey,
+    AssetSelection,
+    DagsterEventType,
+    DagsterInstance,
+    Definitions,
+    ExecuteInProcessResult,
+    asset,
+    materialize,
+)
+from dagster_dlt import DagsterDltResource
+
+from persistiq_dagster.assets import persistiq_core_assets, persistiq_leads_assets
+from persistiq_dagster.checks import (
+    ID_CHECK_NAME,
+    OWNER_CHECK_NAME,
+    ROWS_CHECK_NAME,
+    persistiq_asset_checks,
+)
+from persistiq_dagster.jobs import leads_job, users_campaigns_job
+from persistiq_dagster.resources import PersistIQResource, PersistIQWarehouse
+from persistiq_dagster_tests.conftest import EMULATOR_DAYS, query
+
+TABLES = ("users", "campaigns", "leads")
+EVERY_CHECK = {
+    *((table, ID_CHECK_NAME) for table in TABLES),
+    *((table, ROWS_CHECK_NAME) for table in TABLES),
+    ("leads", OWNER_CHECK_NAME),
+}
+ALL_DEFINITIONS = [persistiq_core_assets, persistiq_leads_assets, *persistiq_asset_checks]
+
+
+def check_key(table: str, name: str) -> AssetCheckKey:
+    return AssetCheckKey(AssetKey(["persistiq", table]), name)
+
+
+@pytest.fixture
+def instance() -> DagsterInstance:
+    return DagsterInstance.ephemeral()
+
+
+def resources_for(persistiq: PersistIQResource, warehouse: PersistIQWarehouse) -> dict:
+    return {"dlt": DagsterDltResource(), "persistiq": persistiq, "warehouse": warehouse}
+
+
+def run(
+    persistiq: PersistIQResource,
+    warehouse: PersistIQWarehouse,
+    instance: DagsterInstance,
+    selection: AssetSelection,
+    extra_assets: Sequence = (),
+    **kwargs,
+) -> ExecuteInProcessResult:
+    """One in-process run of ``selection`` (assets, checks or both) on ``instance``."""
+    return materialize(
+        [*ALL_DEFINITIONS, *extra_assets],
+        resources=resources_for(persistiq, warehouse),
+        instance=instance,
+        selection=selection,
+        raise_on_error=False,
+        **kwargs,
+    )
+
+
+def load(
+    persistiq: PersistIQResource,
+    warehouse: PersistIQWarehouse,
+    instance: DagsterInstance,
+    select: Sequence[str] = TABLES,
+    partition_key: str | None = None,
+) -> dict[tuple[str, str], AssetCheckEvaluation]:
+    """Like conftest's ``run_assets``, with the checks of the selected assets (one run per
+    multi-asset); every run must succeed. Returns the check results of all runs."""
+    results = []
+    core = [AssetKey(["persistiq", table]) for table in select if table != "leads"]
+    if core:
+        results.append(run(persistiq, warehouse, instance, AssetSelection.assets(*core)))
+    if "leads" in select:
+        leads_run = {"partition_key": partition_key} if partition_key else {"tags": EMULATOR_DAYS}
+        selection = AssetSelection.assets(persistiq_leads_assets)
+        results.append(run(persistiq, warehouse, instance, selection, **leads_run))
+    assert all(result.success for result in results)
+    return {key: value for result in results for key, value in evaluations(result).items()}
+
+
+def run_checks(
+    persistiq: PersistIQResource,
+    warehouse: PersistIQWarehouse,
+    instance: DagsterInstance,
+    selection: AssetSelection | None = None,
+    extra_assets: Sequence = (),
+) -> ExecuteInProcessResult:
+    """Run checks only (by default all of them): no request to PersistIQ, no load."""
+    selection = selection or AssetSelection.all_asset_checks()
+    return run(persistiq, warehouse, instance, selection, extra_assets)
+
+
+def evaluations(result: ExecuteInProcessResult) -> dict[tuple[str, str], AssetCheckEvaluation]:
+    return {
+        (evaluation.asset_key.path[-1], evaluation.check_name): evaluation
+        for evaluation in result.get_asset_check_evaluations()
+    }
+
+
+def metadata(evaluation: AssetCheckEvaluation) -> dict:
+    return {key: value.value for key, value in evaluation.metadata.items()}
+
+
+def execute(warehouse: PersistIQWarehouse, *statements: str) -> None:
+    """Change the warehouse behind dlt's back, as a bad load or a stray script would."""
+    with duckdb.connect(warehouse.duckdb_path) as connection:
+        for statement in statements:
+            connection.execute(statement)
+
+
+def test_the_jobs_run_every_check_after_a_normal_load_and_all_pass(
+    emulator, persistiq, warehouse, instance
+):
+    defs = Definitions(
+        assets=[persistiq_core_assets, persistiq_leads_assets],
+        asset_checks=persistiq_asset_checks,
+        jobs=[users_campaigns_job, leads_job],
+        resources=resources_for(persistiq, warehouse),
+    )
+    core = defs.resolve_job_def(users_campaigns_job.name).execute_in_process(instance=instance)
+    leads = defs.resolve_job_def(leads_job.name).execute_in_process(
+        instance=instance, tags=EMULATOR_DAYS
+    )
+
+    assert core.success and leads.success
+    # AssetSelection.assets(<multi-asset>) brings the checks of its assets along.
+    assert set(evaluations(core)) == {key for key in EVERY_CHECK if key[0] != "leads"}
+    assert set(evaluations(leads)) == {key for key in EVERY_CHECK if key[0] == "leads"}
+    results = {**evaluations(core), **evaluations(leads)}
+    assert {key: result.passed for key, result in results.items()} == dict.fromkeys(
+        EVERY_CHECK, True
+    )
+    assert metadata(results[("leads", ID_CHECK_NAME)]) == {
+        "rows": 345,
+        "null_ids": 0,
+        "duplicate_ids": 0,
+        "duplicate_rows": 0,
+        "sample_duplicate_ids": [],
+    }
+    rows = metadata(results[("leads", ROWS_CHECK_NAME)])
+    assert rows["persistiq_rows"] == rows["rows_with_load_id"] == 345
+    assert rows["materialization_partition"] == "2024-03-01"  # latest of the run's partitions
+    ((last_leads_load,),) = query(
+        warehouse,
+        "select max(load_id) from persistiq._dlt_loads where schema_name = 'persistiq_leads'",
+    )
+    assert rows["load_id"] == last_leads_load
+    assert metadata(results[("leads", OWNER_CHECK_NAME)])["null_owner_ids"] == 0
+
+
+def test_a_duplicate_id_fails_the_blocking_id_check(emulator, persistiq, warehouse, instance):
+    @asset(deps=[AssetKey(["persistiq", "users"])])
+    def users_report() -> None:
+        """Downstream of users: a failed blocking check on users must keep it from running."""
+
+    def check_users_then_report() -> ExecuteInProcessResult:
+        selection = AssetSelection.checks_for_assets(
+            AssetKey(["persistiq", "users"])
+        ) | AssetSelection.assets(users_report)
+        return run_checks(persistiq, warehouse, instance, selection, extra_assets=[users_report])
+
+    load(persistiq, warehouse, instance, select=["users"])
+    clean = check_users_then_report()
+    assert clean.success
+    assert [e.asset_key for e in clean.get_asset_materialization_events()] == [users_report.key]
+
+    ((duplicate,),) = query(warehouse, "select min(id) from persistiq.users")
+    execute(
+        warehouse,
+        f"insert into persistiq.users select * from persistiq.users where id = '{duplicate}'",
+    )
+    result = check_users_then_report()
+
+    assert not result.success  # the blocking check failed its step
+    id_check = evaluations(result)[("users", ID_CHECK_NAME)]
+    assert not id_check.passed
+    assert id_check.severity == AssetCheckSeverity.ERROR and id_check.blocking
+    assert metadata(id_check) == {
+        "rows": 6,
+        "null_ids": 0,
+        "duplicate_ids": 1,
+        "duplicate_rows": 1,
+        "sample_duplicate_ids": [duplicate],
+    }
+    assert result.get_asset_materialization_events() == []  # users_report was held back
+    report_events = {e.event_type for e in result.all_events if e.step_key == "users_report"}
+    assert DagsterEventType.STEP_START not in report_events  # not even started
+
+
+def test_a_null_id_fails_the_id_check(emulator, persistiq, warehouse, instance):
+    load(persistiq, warehouse, instance, select=["users", "campaigns"])
+    # dlt declares id NOT NULL (a warehouse that ignores it would take the row).
+    execute(
+        warehouse,
+        "alter table persistiq.campaigns alter column id drop not null",
+        "update persistiq.campaigns set id = null "
+        "where id = (select min(id) from persistiq.campaigns)",
+    )
+
+    result = run_checks(
+        persistiq, warehouse, instance, AssetSelection.checks(check_key("campaigns", ID_CHECK_NAME))
+    )
+
+    assert not result.success  # blocking, severity ERROR: the step fails
+    (id_check,) = evaluations(result).values()
+    assert not id_check.passed and id_check.severity == AssetCheckSeverity.ERROR
+    assert metadata(id_check)["null_ids"] == 1
+    assert metadata(id_check)["duplicate_ids"] == 0
+
+
+def test_rows_check_fails_when_rows_of_the_last_load_are_missing(
+    emulator, persistiq, warehouse, instance
+):
+    load(persistiq, warehouse, instance)
+    passing = run_checks(persistiq, warehouse, instance)
+    assert passing.success
+    assert all(result.passed for result in evaluations(passing).values())
+
+    execute(
+        warehouse,
+        "delete from persistiq.leads where id in "
+        "(select id from persistiq.leads order by id limit 3)",
+    )
+    result = run_checks(persistiq, warehouse, instance)
+
+    assert result.success  # not blocking
+    results = evaluations(result)
+    rows_check = results[("leads", ROWS_CHECK_NAME)]
+    assert not rows_check.passed and rows_check.severity == AssetCheckSeverity.ERROR
+    assert metadata(rows_check)["rows_with_load_id"] == 342
+    assert metadata(rows_check)["persistiq_rows"] == 345
+    assert "rows were deleted since" in rows_check.description
+    assert {key for key, value in results.items() if not value.passed} == {
+        ("leads", ROWS_CHECK_NAME)
+    }
+
+
+def test_rows_check_fails_when_the_api_repeats_an_id_within_a_run(
+    emulator, store, persistiq, warehouse, instance
+):
+    store.users.append(dict(store.users[0]))  # the same user on two rows of one page
+    store.bump()
+
+    result = run(persistiq, warehouse, instance, AssetSelection.assets(persistiq_core_assets))
+
+    assert result.success
+    results = evaluations(result)
+    assert results[("users", ID_CHECK_NAME)].passed  # the merge on id kept one row...
+    rows_check = results[("users", ROWS_CHECK_NAME)]
+    assert not rows_check.passed  # ...of the 6 the run loaded
+    assert metadata(rows_check)["persistiq_rows"] == 6
+    assert metadata(rows_check)["rows_with_load_id"] == 5
+    assert "more than once" in rows_check.description
+
+
+def test_rows_check_uses_the_load_of_the_latest_materialisation(
+    emulator, persistiq, warehouse, instance
+):
+    load(persistiq, warehouse, instance, select=["users", "campaigns", "leads"])
+    later = load(persistiq, warehouse, instance, select=["users"])  # campaigns not in the load
+    assert later[("users", ROWS_CHECK_NAME)].passed
+    # A day without leads: the run loads nothing, and the check says so.
+    quiet_day = load(persistiq, warehouse, instance, select=["leads"], partition_key="2024-06-01")
+    nothing = quiet_day[("leads", ROWS_CHECK_NAME)]
+    assert nothing.passed and "loaded 0 rows" in nothing.description
+
+    result = run_checks(persistiq, warehouse, instance)
+
+    results = evaluations(result)
+    assert all(value.passed for value in results.values())
+    # Campaigns are compared with the load that wrote them, not the later users-only load.
+    users, campaigns = (metadata(results[(table, ROWS_CHECK_NAME)]) for table in TABLES[:2])
+    assert campaigns["load_id"] < users["load_id"]
+    assert campaigns["rows_with_load_id"] == campaigns["persistiq_rows"] == 12
+
+
+def test_leads_without_owner_id_warn_and_the_run_succeeds(
+    emulator, store, persistiq, warehouse, instance
+):
+    for index in range(0, 40, 4):
+        lead = dict(store.leads[index])
+        del lead["owner_id"]
+        store.leads[index] = lead
+    store.bump()
+
+    results = load(persistiq, warehouse, instance, select=["leads"])  # asserts the run succeeded
+
+    owner_check = results[("leads", OWNER_CHECK_NAME)]
+    assert not owner_check.passed
+    assert owner_check.severity == AssetCheckSeverity.WARN
+    assert metadata(owner_check)["null_owner_ids"] == 10
+    assert metadata(owner_check)["null_owner_id_share"] == pytest.approx(10 / 345)
+    assert results[("leads", ID_CHECK_NAME)].passed
+    assert results[("leads", ROWS_CHECK_NAME)].passed
