@@ -8,12 +8,14 @@ from persistiq_dagster.checks import persistiq_asset_checks
 from persistiq_dagster.jobs import leads_job, users_campaigns_job
 from persistiq_dagster.resources import persistiq_from_env, warehouse_from_env
 from persistiq_dagster.schedules import leads_daily_schedule, users_campaigns_daily_schedule
+from persistiq_dagster.sensors import leads_updates_sensor, persistiq_run_failure_sensor
 
 defs = Definitions(
     assets=[persistiq_core_assets, persistiq_leads_assets],
     asset_checks=persistiq_asset_checks,
     jobs=[users_campaigns_job, leads_job],
     schedules=[users_campaigns_daily_schedule, leads_daily_schedule],
+    sensors=[leads_updates_sensor, persistiq_run_failure_sensor],
     resources={
         "dlt": DagsterDltResource(),
         "persistiq": persistiq_from_env(),

@@ -48,7 +48,7 @@ def body_preview(response: Response, secret: str | None) -> str:
     return repr(redact(preview, secret))
 
 
-def _error_fields(response: Response) -> tuple[str, str]:
+def error_fields(response: Response) -> tuple[str, str]:
     """PersistIQ's ``{"error": {"reason", "message"}}``, or the HTTP reason and body preview."""
     try:
         error = response.json().get("error") or {}
@@ -62,7 +62,7 @@ def raise_for_persistiq_error(response: Response, secret: str | None) -> None:
     status = response.status_code
     if status < 400 or status >= 500 or status == 429:
         return
-    reason, message = _error_fields(response)
+    reason, message = error_fields(response)
     if not message:
         message = f"body {body_preview(response, secret)}"
     hint = HINTS.get(status, "")

@@ -50,14 +50,14 @@ def response_checks(
 
 
 @lru_cache(maxsize=4096)
-def _instant(value: str | datetime) -> datetime:
+def parse_instant(value: str | datetime) -> datetime:
     moment = value if isinstance(value, datetime) else datetime.fromisoformat(value)
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def latest_timestamp(values: Sequence[Any]) -> Any:
     """``max`` by instant, not by text: ``...00.5Z`` sorts before ``...00Z`` as a string."""
-    return max(values, key=_instant)
+    return max(values, key=parse_instant)
 
 
 def server_lower_bound(value: str) -> str:
@@ -66,7 +66,7 @@ def server_lower_bound(value: str) -> str:
     Whether PersistIQ's ``updated_after`` is strict is not known; asking from a second before
     keeps a lead updated exactly at the boundary, and the client-side range drops the extra.
     """
-    moment = _instant(value) - timedelta(seconds=1)
+    moment = parse_instant(value) - timedelta(seconds=1)
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
