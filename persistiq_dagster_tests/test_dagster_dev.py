@@ -38,6 +38,7 @@ PAGE_SIZE = 100
 READY_TIMEOUT = 120.0
 RUN_TIMEOUT = 180.0
 STOP_GRACE = 15.0
+SENSOR_INTERVAL = 5
 
 
 def free_port() -> int:
@@ -196,6 +197,7 @@ def dagster_dev(
         PERSISTIQ_BASE_URL=emulator.base_url,
         PERSISTIQ_DUCKDB_PATH=str(duckdb_path),
         PERSISTIQ_PIPELINES_DIR=str(pipelines_dir),
+        PERSISTIQ_LEADS_SENSOR_INTERVAL_SECONDS=str(SENSOR_INTERVAL),
     )
     command = [str(DAGSTER), "dev", "-m", MODULE, "-h", "127.0.0.1", "-p", str(port)]
     with open(log, "wb") as log_file:
@@ -326,6 +328,59 @@ def test_dagster_dev_materialises_all_assets_over_graphql(
         expected_pages = math.ceil(len(getattr(store, table)) / PAGE_SIZE)
         assert pages == list(range(1, expected_pages + 1)), f"{path}: pages requested {pages}"
     assert {record.path for record in records} == {f"/v1/{table}" for table in TABLES}
+
+
+START_SENSOR_MUTATION = """
+mutation StartSensor($selector: SensorSelector!) {
+  startSensor(sensorSelector: $selector) {
+    __typename
+    ... on Sensor { sensorState { status } }
+    ... on PythonError { message }
+  }
+}
+"""
+
+LEADS_RUNS_QUERY = """
+query LeadsRuns {
+  runsOrError(filter: {pipelineName: "persistiq_leads_job"}) {
+    ... on Runs { results { runId status tags { key value } } }
+  }
+}
+"""
+
+
+def test_the_daemon_ticks_the_leads_sensor_and_its_run_loads_todays_updates(
+    dagster_dev, emulator: PersistIQEmulator
+) -> None:
+    """Runs after the test above (same server): updates made now land in today's partition."""
+    server, location_name, repository_name = dagster_dev
+    updated = emulator.store.update_leads(count=3)  # updated_at: now
+    selector = {
+        "repositoryLocationName": location_name,
+        "repositoryName": repository_name,
+        "sensorName": "persistiq_leads_updates_sensor",
+    }
+    started = server.graphql(START_SENSOR_MUTATION, {"selector": selector})["startSensor"]
+    assert started["__typename"] == "Sensor", started
+
+    deadline = time.monotonic() + RUN_TIMEOUT
+    runs: list[dict] = []
+    while not runs and time.monotonic() < deadline:
+        runs = server.graphql(LEADS_RUNS_QUERY)["runsOrError"]["results"]
+        time.sleep(1)
+    if not runs:
+        server.fail(f"the leads sensor requested no run within {RUN_TIMEOUT:.0f} s")
+    (run,) = runs  # one update batch, one run: the next ticks find nothing new
+    assert wait_for_run(server, run["runId"]) == "SUCCESS"
+    tags = {tag["key"]: tag["value"] for tag in run["tags"]}
+    assert tags["dagster/partition"] == time.strftime("%Y-%m-%d", time.gmtime())
+    assert tags["dagster/sensor_name"] == "persistiq_leads_updates_sensor"
+    with duckdb.connect(str(server.duckdb_path), read_only=True) as connection:
+        loaded = dict(connection.execute(f"select id, status from {DATASET}.leads").fetchall())
+    statuses = {lead["id"]: lead["status"] for lead in emulator.store.leads}
+    assert {lead_id: loaded[lead_id] for lead_id in updated} == {
+        lead_id: statuses[lead_id] for lead_id in updated
+    }
 
 
 def test_definitions_validate_without_any_persistiq_setting(tmp_path: Path) -> None:
