@@ -17,7 +17,12 @@ from dlt.extract.source import DltSource
 from persistiq_dagster import settings
 from persistiq_dagster.errors import explain_failure
 from persistiq_dagster.partitions import leads_daily_partitions
-from persistiq_dagster.resources import PersistIQResource, PersistIQWarehouse, to_iso_timestamp
+from persistiq_dagster.resources import (
+    PersistIQResource,
+    PersistIQWarehouse,
+    to_iso_timestamp,
+    warehouse_from_env,
+)
 from persistiq_dagster.source import persistiq_source, server_lower_bound
 from persistiq_dagster.translator import PersistIQTranslator
 
@@ -29,10 +34,11 @@ translator = PersistIQTranslator()
 
 def _spec_pipeline(pipeline_name: str) -> dlt.Pipeline:
     """A pipeline used only to name the destination kind on the asset specs."""
+    warehouse = warehouse_from_env()
     return dlt.pipeline(
         pipeline_name=pipeline_name,
-        destination=settings.DEFAULT_DESTINATION,
-        dataset_name=settings.DEFAULT_DATASET,
+        destination=warehouse.destination,
+        dataset_name=warehouse.dataset_name,
     )
 
 

@@ -1,7 +1,8 @@
 """Every setting of the project in one place: environment variable names and defaults.
 
-Resources read these through ``dagster.EnvVar`` so values are resolved when a run starts,
-never at import time; the defaults below apply when a variable is unset.
+Values are read when the code location loads (``dagster dev`` reloads it from the UI), with
+these defaults when a variable is unset; the API key alone stays a ``dagster.EnvVar``, read when
+a run starts, so it never enters run config.
 """
 
 from pathlib import Path
