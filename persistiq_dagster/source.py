@@ -1,8 +1,9 @@
 """The PersistIQ dlt source, built on ``dlt.sources.rest_api``.
 
 Three resources, ``users``, ``campaigns`` and ``leads``, each read from ``GET /<name>`` with
-records under the key of the same name, merged on ``id``. Leads load incrementally through
-``updated_after``; records without ``updated_at`` are kept (merge on ``id`` removes overlap).
+records under the key of the same name, merged on ``id``. Leads load by ``updated_at`` window
+through ``updated_after``; records without ``updated_at`` are kept (merge on ``id`` removes
+the overlap).
 """
 
 from collections import Counter
@@ -18,7 +19,7 @@ from requests import Response, Session
 from persistiq_dagster.errors import check_envelope, raise_for_persistiq_error
 from persistiq_dagster.pagination import PersistIQPaginator
 from persistiq_dagster.schema import COLUMNS_BY_RESOURCE
-from persistiq_dagster.settings import DEFAULT_BASE_URL, DEFAULT_USER_AGENT
+from persistiq_dagster.settings import DEFAULT_BASE_URL, DEFAULT_START_DATE, DEFAULT_USER_AGENT
 
 RESOURCE_NAMES = ("users", "campaigns", "leads")
 LEADS_CURSOR_FIELD = "updated_at"
@@ -27,9 +28,7 @@ LEADS_CURSOR_PARAM = "updated_after"
 RESOURCE_DESCRIPTIONS = {
     "users": "PersistIQ users of the account (GET /users), merged on id.",
     "campaigns": "PersistIQ campaigns with creator and stats (GET /campaigns), merged on id.",
-    "leads": (
-        "PersistIQ leads (GET /leads), loaded incrementally through updated_after and merged on id."
-    ),
+    "leads": ("PersistIQ leads (GET /leads), one partition per day of updated_at, merged on id."),
 }
 
 
@@ -51,6 +50,7 @@ def response_checks(
 
 @lru_cache(maxsize=4096)
 def parse_instant(value: str | datetime) -> datetime:
+    """An ISO 8601 timestamp as an aware datetime (naive means UTC); cached: cursors repeat."""
     moment = value if isinstance(value, datetime) else datetime.fromisoformat(value)
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
@@ -66,7 +66,7 @@ def server_lower_bound(value: str) -> str:
     Whether PersistIQ's ``updated_after`` is strict is not known; asking from a second before
     keeps a lead updated exactly at the boundary, and the client-side range drops the extra.
     """
-    moment = parse_instant(value) - timedelta(seconds=1)
+    moment = parse_instant(value).astimezone(UTC) - timedelta(seconds=1)
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -97,7 +97,7 @@ def persistiq_source(
     resources: Sequence[str] = RESOURCE_NAMES,
     base_url: str = DEFAULT_BASE_URL,
     user_agent: str = DEFAULT_USER_AGENT,
-    leads_start: str = "2024-01-01T00:00:00Z",
+    leads_start: str = DEFAULT_START_DATE,
     leads_end: str | None = None,
     session: Session | None = None,
     pages: Counter[str] | None = None,
