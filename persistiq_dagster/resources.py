@@ -7,6 +7,7 @@ from pathlib import Path
 
 import dlt
 from dagster import ConfigurableResource, EnvVar
+from dlt.common.destination import Destination
 from dlt.extract.source import DltSource
 from dlt.pipeline.pipeline import Pipeline
 from dlt.sources.helpers.requests import Client
@@ -133,7 +134,7 @@ class PersistIQWarehouse(ConfigurableResource):
             return f"{Path(self.duckdb_path).stem}.{self.dataset_name}.{table}"
         return f"{self.dataset_name}.{table}"
 
-    def _destination(self):  # noqa: ANN202 - a dlt destination reference
+    def _destination(self) -> str | Destination:
         if self.destination != "duckdb":
             return self.destination  # credentials are read by dlt, e.g. DESTINATION__...
         path = Path(self.duckdb_path).expanduser()
@@ -148,6 +149,16 @@ class PersistIQWarehouse(ConfigurableResource):
         return dlt.destinations.duckdb(credentials=str(path))
 
 
+def int_from_env(name: str, default: int, minimum: int = 1) -> int:
+    """An integer setting, with a message that names the variable when it is not one."""
+    raw = os.getenv(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or int(raw) < minimum:
+        raise PersistIQConfigError(f"{name}={raw!r} is not a whole number of at least {minimum}")
+    return int(raw)
+
+
 def persistiq_from_env() -> PersistIQResource:
     """The API resource as ``Definitions`` binds it.
 
@@ -159,10 +170,10 @@ def persistiq_from_env() -> PersistIQResource:
         base_url=os.getenv(settings.BASE_URL_ENV, settings.DEFAULT_BASE_URL),
         user_agent=os.getenv(settings.USER_AGENT_ENV, settings.DEFAULT_USER_AGENT),
         start_date=os.getenv(settings.START_DATE_ENV, settings.DEFAULT_START_DATE),
-        requests_per_minute=int(
-            os.getenv(settings.REQUESTS_PER_MINUTE_ENV, settings.DEFAULT_REQUESTS_PER_MINUTE)
+        requests_per_minute=int_from_env(
+            settings.REQUESTS_PER_MINUTE_ENV, settings.DEFAULT_REQUESTS_PER_MINUTE
         ),
-        max_retries=int(os.getenv(settings.MAX_RETRIES_ENV, settings.DEFAULT_MAX_RETRIES)),
+        max_retries=int_from_env(settings.MAX_RETRIES_ENV, settings.DEFAULT_MAX_RETRIES, 0),
     )
 
 

@@ -33,11 +33,11 @@ from persistiq_dagster.resources import (
     PersistIQConfigError,
     PersistIQResource,
     PersistIQWarehouse,
+    int_from_env,
 )
 from persistiq_dagster.sensors import leads_updates_sensor, persistiq_run_failure_sensor
 from persistiq_dagster.sensors.leads_cursor import LeadsCursor
 from persistiq_dagster.sensors.leads_poll import SENSOR_MAX_RETRIES
-from persistiq_dagster.sensors.leads_updates import _interval_from_env
 from persistiq_dagster.sensors.run_failure import is_persistiq_run
 from persistiq_dagster_tests.conftest import persistiq_for
 
@@ -120,11 +120,16 @@ def test_sensor_definitions(persistiq, tmp_path):
 
 
 def test_interval_setting(monkeypatch):
-    monkeypatch.setenv(settings.LEADS_SENSOR_INTERVAL_ENV, "60")
-    assert _interval_from_env() == 60
-    monkeypatch.setenv(settings.LEADS_SENSOR_INTERVAL_ENV, "five")
-    with pytest.raises(PersistIQConfigError, match=settings.LEADS_SENSOR_INTERVAL_ENV):
-        _interval_from_env()
+    name, default = (
+        settings.LEADS_SENSOR_INTERVAL_ENV,
+        settings.DEFAULT_LEADS_SENSOR_INTERVAL_SECONDS,
+    )
+    monkeypatch.setenv(name, "60")
+    assert int_from_env(name, default) == 60
+    for wrong in ("five", "0", "-3"):
+        monkeypatch.setenv(name, wrong)
+        with pytest.raises(PersistIQConfigError, match=name):
+            int_from_env(name, default)
 
 
 # -- the leads sensor --------------------------------------------------------------------------

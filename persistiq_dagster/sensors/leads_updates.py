@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
 from dataclasses import replace
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -21,7 +20,12 @@ from persistiq_dagster import settings
 from persistiq_dagster.errors import PersistIQError, redact
 from persistiq_dagster.jobs import leads_job
 from persistiq_dagster.partitions import leads_daily_partitions
-from persistiq_dagster.resources import PersistIQConfigError, PersistIQResource, to_iso_timestamp
+from persistiq_dagster.resources import (
+    PersistIQConfigError,
+    PersistIQResource,
+    int_from_env,
+    to_iso_timestamp,
+)
 from persistiq_dagster.sensors.leads_cursor import (
     LeadsCursor,
     page_fingerprint,
@@ -36,24 +40,9 @@ from persistiq_dagster.source import (
     server_lower_bound,
 )
 
-
-def _interval_from_env() -> int:
-    raw = os.getenv(settings.LEADS_SENSOR_INTERVAL_ENV)
-    if raw is None or not raw.strip():
-        return settings.DEFAULT_LEADS_SENSOR_INTERVAL_SECONDS
-    try:
-        seconds = int(raw)
-    except ValueError:
-        seconds = 0
-    if seconds <= 0:
-        raise PersistIQConfigError(
-            f"{settings.LEADS_SENSOR_INTERVAL_ENV}={raw!r} is not a positive whole number of "
-            "seconds"
-        )
-    return seconds
-
-
-LEADS_SENSOR_INTERVAL_SECONDS = _interval_from_env()
+LEADS_SENSOR_INTERVAL_SECONDS = int_from_env(
+    settings.LEADS_SENSOR_INTERVAL_ENV, settings.DEFAULT_LEADS_SENSOR_INTERVAL_SECONDS
+)
 
 
 def _split_leads(
