@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Asset checks: {len(checks) - len(failed)} of {len(checks)} passed", *failed, sep="\n  ")
     query = f"select * from {dataset}.leads limit 5"
     snippet = f"import duckdb; duckdb.connect('{duckdb_path}').sql('{query}').show()"
-    print(f'\nQuery it: python -c "{snippet}"')
+    print(f'\nQuery it: {sys.executable} -c "{snippet}"')
     return 0
 
 
