@@ -1,5 +1,6 @@
 """Shared fixtures: a PersistIQ emulator on loopback and a DuckDB warehouse in tmp_path."""
 
+import os
 from collections.abc import Iterator, Sequence
 
 import duckdb
@@ -14,6 +15,8 @@ from dagster_dlt import DagsterDltResource
 from persistiq_dagster.assets import persistiq_core_assets, persistiq_leads_assets
 from persistiq_dagster.emulator import EmulatorStore, PersistIQEmulator, make_dataset
 from persistiq_dagster.resources import PersistIQResource, PersistIQWarehouse
+
+os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")  # tests talk to loopback only
 
 
 @pytest.fixture
