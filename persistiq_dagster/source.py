@@ -32,20 +32,21 @@ RESOURCE_DESCRIPTIONS = {
 }
 
 
-def response_checks(
+def response_check(
     records_key: str, api_key: str | None, pages: Counter[str]
-) -> list[Callable[[Response], None]]:
-    """Hooks run on every response: fail fast on 4xx, insist on the envelope, count pages."""
+) -> Callable[[Response], None]:
+    """The hook run on every response: fail fast on 4xx, insist on the envelope, count pages.
 
-    def count_page(response: Response) -> None:
+    One hook, not three: dlt's rest_api decodes the body text once per response action.
+    """
+
+    def check(response: Response) -> None:
+        raise_for_persistiq_error(response, api_key)
+        check_envelope(response, records_key, api_key)
         if response.ok:
             pages[records_key] += 1
 
-    return [
-        lambda response: raise_for_persistiq_error(response, api_key),
-        lambda response: check_envelope(response, records_key, api_key),
-        count_page,
-    ]
+    return check
 
 
 @lru_cache(maxsize=4096)
@@ -134,7 +135,7 @@ def persistiq_source(
                 "endpoint": {
                     "path": resource,
                     "data_selector": resource,
-                    "response_actions": response_checks(resource, api_key, pages),
+                    "response_actions": [response_check(resource, api_key, pages)],
                     **endpoints[resource],
                 },
             }
