@@ -26,16 +26,15 @@ def child(base_url: str, loader_file_format: str, workdir: str) -> None:
     from dagster_dlt import DagsterDltResource
 
     from persistiq_dagster.assets import persistiq_leads_assets
+    from persistiq_dagster.emulator.data import DEFAULT_UPDATED_DAYS
+    from persistiq_dagster.partitions import partition_range_tags
     from persistiq_dagster.resources import PersistIQResource, PersistIQWarehouse
 
     result = materialize(
         [persistiq_leads_assets],
         selection=[AssetKey(["persistiq", "leads"])],
         # Every day the emulator's data spans (make_dataset's default), in one run.
-        tags={
-            "dagster/asset_partition_range_start": "2024-01-01",
-            "dagster/asset_partition_range_end": "2024-03-01",
-        },
+        tags=partition_range_tags(*DEFAULT_UPDATED_DAYS),
         resources={
             "dlt": DagsterDltResource(),
             "persistiq": PersistIQResource(

@@ -13,12 +13,10 @@ import duckdb
 
 from persistiq_dagster import settings
 from persistiq_dagster.emulator import PersistIQEmulator, make_dataset
+from persistiq_dagster.emulator.data import DEFAULT_UPDATED_DAYS
+from persistiq_dagster.partitions import partition_range_tags
 
 DEMO_DUCKDB_PATH = str(settings.PROJECT_DIR / "data" / "persistiq_demo.duckdb")
-DEMO_DAYS = {  # make_dataset() spreads lead updates over these days
-    "dagster/asset_partition_range_start": "2024-01-01",
-    "dagster/asset_partition_range_end": "2024-03-01",
-}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -41,7 +39,9 @@ def main(argv: list[str] | None = None) -> int:
         results = [
             defs.resolve_job_def("persistiq_users_campaigns_job").execute_in_process(),
             # Every day the emulator's leads were updated in, as one run (a backfill).
-            defs.resolve_job_def("persistiq_leads_job").execute_in_process(tags=DEMO_DAYS),
+            defs.resolve_job_def("persistiq_leads_job").execute_in_process(
+                tags=partition_range_tags(*DEFAULT_UPDATED_DAYS)
+            ),
         ]
         served = {name: len(getattr(store, name)) for name in ("users", "campaigns", "leads")}
         checks = [check for result in results for check in result.get_asset_check_evaluations()]

@@ -3,6 +3,10 @@
 import os
 
 from dagster import DailyPartitionsDefinition
+from dagster._core.storage.tags import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+)
 
 from persistiq_dagster import settings
 
@@ -18,3 +22,8 @@ def leads_daily_partitions_from_env() -> DailyPartitionsDefinition:
 
 
 leads_daily_partitions = leads_daily_partitions_from_env()
+
+
+def partition_range_tags(first: str, last: str) -> dict[str, str]:
+    """Run tags that make one run cover the days ``first`` to ``last`` (a backfill)."""
+    return {ASSET_PARTITION_RANGE_START_TAG: first, ASSET_PARTITION_RANGE_END_TAG: last}

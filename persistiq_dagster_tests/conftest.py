@@ -6,14 +6,12 @@ from collections.abc import Iterator, Sequence
 import duckdb
 import pytest
 from dagster import AssetKey, ExecuteInProcessResult, materialize
-from dagster._core.storage.tags import (
-    ASSET_PARTITION_RANGE_END_TAG,
-    ASSET_PARTITION_RANGE_START_TAG,
-)
 from dagster_dlt import DagsterDltResource
 
 from persistiq_dagster.assets import persistiq_core_assets, persistiq_leads_assets
 from persistiq_dagster.emulator import EmulatorStore, PersistIQEmulator, make_dataset
+from persistiq_dagster.emulator.data import DEFAULT_UPDATED_DAYS
+from persistiq_dagster.partitions import partition_range_tags
 from persistiq_dagster.resources import PersistIQResource, PersistIQWarehouse
 
 os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")  # tests talk to loopback only
@@ -60,13 +58,8 @@ def warehouse(tmp_path) -> PersistIQWarehouse:
     )
 
 
-def partition_range_tags(first: str, last: str) -> dict[str, str]:
-    """Tags that make one run cover the partitions ``first`` to ``last`` (a backfill)."""
-    return {ASSET_PARTITION_RANGE_START_TAG: first, ASSET_PARTITION_RANGE_END_TAG: last}
-
-
 # make_dataset() spreads updated_at over these days by default.
-EMULATOR_DAYS = partition_range_tags("2024-01-01", "2024-03-01")
+EMULATOR_DAYS = partition_range_tags(*DEFAULT_UPDATED_DAYS)
 
 
 def run_assets(

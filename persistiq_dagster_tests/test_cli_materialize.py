@@ -23,6 +23,8 @@ from dagster import DagsterInstance
 from dagster._core.instance.ref import InstanceRef
 
 from persistiq_dagster.emulator import PersistIQEmulator, make_dataset
+from persistiq_dagster.emulator.data import DEFAULT_UPDATED_DAYS
+from persistiq_dagster_tests.conftest import page_count
 from persistiq_dagster_tests.dagster_cli import (
     DAGSTER,
     MODULE,
@@ -38,7 +40,7 @@ CLI_TIMEOUT = 180
 
 
 SECRET_KEY = "sk-live-7c1d9e4f2a6b"  # distinctive, so a search for it can't match by chance
-ALL_DAYS = "2024-01-01...2024-03-01"  # every day make_dataset() spreads updates over
+ALL_DAYS = "...".join(DEFAULT_UPDATED_DAYS)  # every day make_dataset() spreads updates over
 
 
 @pytest.fixture
@@ -171,7 +173,7 @@ def test_a_run_killed_mid_load_and_run_again_loads_every_lead_once(
     finally:
         os.killpg(killed.pid, signal.SIGKILL)
         killed.wait(timeout=30)
-    assert emulator.count(path="/v1/leads") < page_count_of(store.leads)
+    assert emulator.count(path="/v1/leads") < page_count(len(store.leads))
     emulator.latency = 0.0
     # No daemon watched that run: do what run monitoring does for a dead run worker (mark the
     # run failed, free its pool slot), or the next run would wait for the slot forever.
@@ -189,10 +191,6 @@ def test_a_run_killed_mid_load_and_run_again_loads_every_lead_once(
     with duckdb.connect(str(duckdb_path), read_only=True) as connection:
         ids = [row[0] for row in connection.execute(f"select id from {DATASET}.leads").fetchall()]
     assert sorted(ids) == sorted(lead["id"] for lead in store.leads)
-
-
-def page_count_of(records: list) -> int:
-    return math.ceil(len(records) / PAGE_SIZE)
 
 
 def decompressed(raw: bytes) -> bytes | None:

@@ -23,6 +23,7 @@ import pytest
 import requests
 
 from persistiq_dagster.emulator import PersistIQEmulator, make_dataset
+from persistiq_dagster_tests.conftest import EMULATOR_DAYS
 from persistiq_dagster_tests.dagster_cli import (
     DAGSTER,
     MODULE,
@@ -295,10 +296,7 @@ def test_dagster_dev_materialises_all_assets_over_graphql(
         location_name,
         repository_name,
         ASSET_KEYS[2:],
-        {
-            "dagster/asset_partition_range_start": "2024-01-01",
-            "dagster/asset_partition_range_end": "2024-03-01",
-        },
+        EMULATOR_DAYS,
     )
     for run_id in (core, leads):
         status = wait_for_run(server, run_id)

@@ -2,11 +2,10 @@
 
 from datetime import UTC, datetime
 
-from persistiq_dagster.partitions import leads_daily_partitions
+from persistiq_dagster.partitions import leads_daily_partitions, partition_range_tags
 from persistiq_dagster.resources import PersistIQWarehouse
 from persistiq_dagster_tests.conftest import (
     page_count,
-    partition_range_tags,
     query,
     run_assets,
 )

@@ -33,6 +33,8 @@ CAMPAIGN_WORDS = ("Spring", "Outbound", "Re-engage", "Enterprise", "SMB", "Webin
 
 DEFAULT_UPDATED_FROM = datetime(2024, 1, 1, tzinfo=UTC)
 DEFAULT_UPDATED_TO = datetime(2024, 3, 1, tzinfo=UTC)
+# The first and last days (YYYY-MM-DD) that make_dataset() spreads lead updates over by default.
+DEFAULT_UPDATED_DAYS = (f"{DEFAULT_UPDATED_FROM:%Y-%m-%d}", f"{DEFAULT_UPDATED_TO:%Y-%m-%d}")
 
 
 def format_timestamp(moment: datetime) -> str:

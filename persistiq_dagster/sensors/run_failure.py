@@ -7,6 +7,10 @@ import re
 
 import requests
 from dagster import DagsterRun, DefaultSensorStatus, RunFailureSensorContext, run_failure_sensor
+from dagster._core.storage.tags import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+)
 
 from persistiq_dagster import settings
 from persistiq_dagster.errors import redact
@@ -17,7 +21,7 @@ WEBHOOK_TIMEOUT_SECONDS = 10.0
 IMPLICIT_ASSET_JOB_PREFIX = "__ASSET_JOB"
 PERSISTIQ_JOB_NAMES = frozenset({leads_job.name, users_campaigns_job.name})
 PARTITION_TAG = "dagster/partition"
-PARTITION_RANGE_TAGS = ("dagster/asset_partition_range_start", "dagster/asset_partition_range_end")
+PARTITION_RANGE_TAGS = (ASSET_PARTITION_RANGE_START_TAG, ASSET_PARTITION_RANGE_END_TAG)
 EXCEPTION_PREFIX = re.compile(r"^(?:\w+\.)+\w+: |^\w*(?:Error|Exception|Failure): ")
 MAX_ERROR_CHARS = 1000
 
