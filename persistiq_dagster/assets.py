@@ -15,14 +15,10 @@ from dagster_dlt import DagsterDltResource, dlt_assets
 from dlt.extract.source import DltSource
 
 from persistiq_dagster import settings
+from persistiq_dagster.env import warehouse_from_env
 from persistiq_dagster.errors import explain_failure
 from persistiq_dagster.partitions import leads_daily_partitions
-from persistiq_dagster.resources import (
-    PersistIQResource,
-    PersistIQWarehouse,
-    to_iso_timestamp,
-    warehouse_from_env,
-)
+from persistiq_dagster.resources import PersistIQResource, PersistIQWarehouse, to_iso_timestamp
 from persistiq_dagster.source import persistiq_source, server_lower_bound
 from persistiq_dagster.translator import PersistIQTranslator
 

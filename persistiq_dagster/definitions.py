@@ -5,8 +5,8 @@ from dagster_dlt import DagsterDltResource
 
 from persistiq_dagster.assets import persistiq_core_assets, persistiq_leads_assets
 from persistiq_dagster.checks import persistiq_asset_checks
+from persistiq_dagster.env import persistiq_from_env, warehouse_from_env
 from persistiq_dagster.jobs import leads_job, users_campaigns_job
-from persistiq_dagster.resources import persistiq_from_env, warehouse_from_env
 from persistiq_dagster.schedules import leads_daily_schedule, users_campaigns_daily_schedule
 from persistiq_dagster.sensors import leads_updates_sensor, persistiq_run_failure_sensor
 

@@ -19,6 +19,10 @@ HINTS = {
 }
 
 
+class PersistIQConfigError(ValueError):
+    """A setting is missing or wrong; the message names the variable to change."""
+
+
 class PersistIQError(Exception):
     """Base class of every error this project raises about the PersistIQ API."""
 

@@ -1,22 +1,20 @@
 """Daily partitions of the leads asset, by the day a lead was last updated."""
 
-import os
-
 from dagster import DailyPartitionsDefinition
 from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_END_TAG,
     ASSET_PARTITION_RANGE_START_TAG,
 )
 
-from persistiq_dagster import settings
+from persistiq_dagster.env import start_date_from_env, timezone_from_env
 
 
 def leads_daily_partitions_from_env() -> DailyPartitionsDefinition:
     """One partition a day from ``PERSISTIQ_START_DATE``, today's included (``end_offset=1``)
     so a same-day load has a home; days are cut in ``PERSISTIQ_TIMEZONE``."""
     return DailyPartitionsDefinition(
-        start_date=os.getenv(settings.START_DATE_ENV, settings.DEFAULT_START_DATE),
-        timezone=os.getenv(settings.TIMEZONE_ENV, settings.DEFAULT_TIMEZONE),
+        start_date=start_date_from_env(),
+        timezone=timezone_from_env(),
         end_offset=1,
     )
 

@@ -1,26 +1,21 @@
 """Dagster resources: PersistIQ credentials and client settings, and the dlt warehouse."""
 
-import os
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
 import dlt
-from dagster import ConfigurableResource, EnvVar
+from dagster import ConfigurableResource
 from dlt.common.destination import Destination
 from dlt.extract.source import DltSource
 from dlt.pipeline.pipeline import Pipeline
-from dlt.sources.helpers.requests import Client
 from pydantic import Field
 from requests import Session
 
 from persistiq_dagster import settings
-from persistiq_dagster.ratelimit import RateLimitedAdapter, RequestBudget
+from persistiq_dagster.errors import PersistIQConfigError
+from persistiq_dagster.http_session import build_session
 from persistiq_dagster.source import RESOURCE_NAMES, persistiq_source
-
-
-class PersistIQConfigError(ValueError):
-    """A setting is missing or wrong; the message names the variable to change."""
 
 
 def to_iso_timestamp(value: str | datetime) -> str:
@@ -44,10 +39,6 @@ class PersistIQResource(ConfigurableResource):
     )
     base_url: str = Field(default=settings.DEFAULT_BASE_URL, description="API base URL.")
     user_agent: str = Field(default=settings.DEFAULT_USER_AGENT, description="User-Agent.")
-    start_date: str = Field(
-        default=settings.DEFAULT_START_DATE,
-        description="ISO 8601 date: leads updated after it are loaded on the first run.",
-    )
     requests_per_minute: int = Field(
         default=settings.DEFAULT_REQUESTS_PER_MINUTE,
         gt=0,
@@ -68,23 +59,14 @@ class PersistIQResource(ConfigurableResource):
         return self.api_key
 
     def build_session(self) -> Session:
-        """A session that keeps to the request budget and retries 429, 5xx, timeouts and
-        dropped connections with exponential backoff (dlt's retrying client)."""
-        session = Client(
+        return build_session(
+            requests_per_minute=self.requests_per_minute,
+            rate_limit_window=self.rate_limit_window,
+            max_retries=self.max_retries,
+            backoff_factor=self.backoff_factor,
+            max_retry_delay=self.max_retry_delay,
             request_timeout=self.request_timeout,
-            raise_for_status=False,
-            status_codes=settings.RETRY_STATUS_CODES,
-            request_max_attempts=self.max_retries + 1,
-            request_backoff_factor=self.backoff_factor,
-            request_max_retry_delay=self.max_retry_delay,
-            respect_retry_after_header=True,
-        ).session
-        adapter = RateLimitedAdapter(
-            RequestBudget(self.requests_per_minute, self.rate_limit_window)
         )
-        session.mount("http://", adapter)
-        session.mount("https://", adapter)
-        return session
 
     def build_source(
         self,
@@ -95,14 +77,17 @@ class PersistIQResource(ConfigurableResource):
         leads_end: str | datetime | None = None,
         pages: Counter[str] | None = None,
     ) -> DltSource:
-        """The source for one run; leads from ``leads_start`` (default: the start date)."""
+        """The source for one run; leads updated in ``[leads_start, leads_end)``."""
+        api_key = self.require_api_key()
+        if "leads" in resources and leads_start is None:
+            raise ValueError("leads need the start of their window (leads_start)")
         return persistiq_source(
-            self.require_api_key(),
+            api_key,
             name=name,
             resources=resources,
             base_url=self.base_url,
             user_agent=self.user_agent,
-            leads_start=to_iso_timestamp(leads_start or self.start_date),
+            leads_start=to_iso_timestamp(leads_start) if leads_start else None,
             leads_end=to_iso_timestamp(leads_end) if leads_end else None,
             session=self.build_session(),
             pages=pages,
@@ -147,44 +132,3 @@ class PersistIQWarehouse(ConfigurableResource):
             )
         path.parent.mkdir(parents=True, exist_ok=True)
         return dlt.destinations.duckdb(credentials=str(path))
-
-
-def int_from_env(name: str, default: int, minimum: int = 1) -> int:
-    """An integer setting, with a message that names the variable when it is not one."""
-    raw = os.getenv(name, "").strip()
-    if not raw:
-        return default
-    if not raw.isdigit() or int(raw) < minimum:
-        raise PersistIQConfigError(f"{name}={raw!r} is not a whole number of at least {minimum}")
-    return int(raw)
-
-
-def persistiq_from_env() -> PersistIQResource:
-    """The API resource as ``Definitions`` binds it.
-
-    The key stays an ``EnvVar``, resolved when a run starts, so it never enters run config
-    and Definitions load without it; other settings are read now, with their defaults.
-    """
-    return PersistIQResource(
-        api_key=EnvVar(settings.API_KEY_ENV),
-        base_url=os.getenv(settings.BASE_URL_ENV, settings.DEFAULT_BASE_URL),
-        user_agent=os.getenv(settings.USER_AGENT_ENV, settings.DEFAULT_USER_AGENT),
-        start_date=os.getenv(settings.START_DATE_ENV, settings.DEFAULT_START_DATE),
-        requests_per_minute=int_from_env(
-            settings.REQUESTS_PER_MINUTE_ENV, settings.DEFAULT_REQUESTS_PER_MINUTE
-        ),
-        max_retries=int_from_env(settings.MAX_RETRIES_ENV, settings.DEFAULT_MAX_RETRIES, 0),
-    )
-
-
-def warehouse_from_env() -> PersistIQWarehouse:
-    """The warehouse resource as ``Definitions`` binds it, every setting with its default."""
-    return PersistIQWarehouse(
-        destination=os.getenv(settings.DESTINATION_ENV, settings.DEFAULT_DESTINATION),
-        duckdb_path=os.getenv(settings.DUCKDB_PATH_ENV, settings.DEFAULT_DUCKDB_PATH),
-        dataset_name=os.getenv(settings.DATASET_ENV, settings.DEFAULT_DATASET),
-        loader_file_format=os.getenv(
-            settings.LOADER_FILE_FORMAT_ENV, settings.DEFAULT_LOADER_FILE_FORMAT
-        ),
-        pipelines_dir=os.getenv(settings.PIPELINES_DIR_ENV) or None,
-    )

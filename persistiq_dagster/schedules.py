@@ -17,10 +17,11 @@ from dagster import (
 )
 
 from persistiq_dagster import settings
+from persistiq_dagster.env import timezone_from_env
 from persistiq_dagster.jobs import leads_job, users_campaigns_job
 from persistiq_dagster.partitions import leads_daily_partitions
 
-TIMEZONE = os.getenv(settings.TIMEZONE_ENV, settings.DEFAULT_TIMEZONE)
+TIMEZONE = timezone_from_env()
 
 users_campaigns_daily_schedule = ScheduleDefinition(
     name="persistiq_users_campaigns_daily",

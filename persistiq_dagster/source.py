@@ -19,7 +19,7 @@ from requests import Response, Session
 from persistiq_dagster.errors import check_envelope, raise_for_persistiq_error
 from persistiq_dagster.pagination import PersistIQPaginator
 from persistiq_dagster.schema import COLUMNS_BY_RESOURCE
-from persistiq_dagster.settings import DEFAULT_BASE_URL, DEFAULT_START_DATE, DEFAULT_USER_AGENT
+from persistiq_dagster.settings import DEFAULT_BASE_URL, DEFAULT_USER_AGENT
 
 RESOURCE_NAMES = ("users", "campaigns", "leads")
 LEADS_CURSOR_FIELD = "updated_at"
@@ -98,7 +98,7 @@ def persistiq_source(
     resources: Sequence[str] = RESOURCE_NAMES,
     base_url: str = DEFAULT_BASE_URL,
     user_agent: str = DEFAULT_USER_AGENT,
-    leads_start: str = DEFAULT_START_DATE,
+    leads_start: str | None = None,
     leads_end: str | None = None,
     session: Session | None = None,
     pages: Counter[str] | None = None,
@@ -111,7 +111,8 @@ def persistiq_source(
     """
     pages = Counter() if pages is None else pages
     endpoints: dict[str, dict[str, Any]] = {name: {} for name in RESOURCE_NAMES}
-    endpoints["leads"]["incremental"] = leads_incremental(leads_start, leads_end)
+    if leads_start is not None:
+        endpoints["leads"]["incremental"] = leads_incremental(leads_start, leads_end)
     client: dict[str, Any] = {
         "base_url": base_url,
         "auth": {

@@ -5,12 +5,9 @@ from datetime import UTC, datetime
 import pytest
 from dagster import DagsterInvalidConfigError
 
-from persistiq_dagster.resources import (
-    PersistIQConfigError,
-    PersistIQResource,
-    PersistIQWarehouse,
-    persistiq_from_env,
-)
+from persistiq_dagster.env import persistiq_from_env
+from persistiq_dagster.errors import PersistIQConfigError
+from persistiq_dagster.resources import PersistIQResource, PersistIQWarehouse
 from persistiq_dagster_tests.conftest import count_rows, persistiq_for, query, run_assets
 
 WRONG_KEY = "wrong-key-5f1c2a9e"

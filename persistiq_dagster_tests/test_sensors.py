@@ -27,14 +27,11 @@ from persistiq_dagster import settings
 from persistiq_dagster.assets import persistiq_core_assets, persistiq_leads_assets
 from persistiq_dagster.emulator import PersistIQEmulator, make_dataset
 from persistiq_dagster.emulator.data import format_timestamp
+from persistiq_dagster.env import int_from_env
+from persistiq_dagster.errors import PersistIQConfigError
 from persistiq_dagster.jobs import leads_job, users_campaigns_job
 from persistiq_dagster.partitions import leads_daily_partitions
-from persistiq_dagster.resources import (
-    PersistIQConfigError,
-    PersistIQResource,
-    PersistIQWarehouse,
-    int_from_env,
-)
+from persistiq_dagster.resources import PersistIQResource, PersistIQWarehouse
 from persistiq_dagster.sensors import leads_updates_sensor, persistiq_run_failure_sensor
 from persistiq_dagster.sensors.leads_cursor import LeadsCursor
 from persistiq_dagster.sensors.leads_poll import SENSOR_MAX_RETRIES

@@ -17,15 +17,11 @@ from dagster import (
 )
 
 from persistiq_dagster import settings
-from persistiq_dagster.errors import PersistIQError, redact
+from persistiq_dagster.env import int_from_env
+from persistiq_dagster.errors import PersistIQConfigError, PersistIQError, redact
 from persistiq_dagster.jobs import leads_job
 from persistiq_dagster.partitions import leads_daily_partitions
-from persistiq_dagster.resources import (
-    PersistIQConfigError,
-    PersistIQResource,
-    int_from_env,
-    to_iso_timestamp,
-)
+from persistiq_dagster.resources import PersistIQResource, to_iso_timestamp
 from persistiq_dagster.sensors.leads_cursor import (
     LeadsCursor,
     page_fingerprint,
