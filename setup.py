@@ -13,6 +13,11 @@ setup(
         "dagster-dlt>=0.29.27,<0.30",
         "dlt[duckdb,parquet]>=1.31,<2",
         "requests>=2.32,<3",
+        "filelock>=3.12,<5",  # the warehouse lock (also one of Dagster's own dependencies)
     ],
-    extras_require={"dev": ["pytest>=8,<10", "ruff>=0.15,<1"]},
+    extras_require={
+        "dev": ["pytest>=8,<10", "ruff>=0.15,<1"],
+        # PERSISTIQ_DESTINATION=postgres: psycopg2, through dlt's own extra.
+        "postgres": ["dlt[postgres]>=1.31,<2"],
+    },
 )

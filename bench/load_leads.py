@@ -23,9 +23,9 @@ API_KEY = "bench-key"
 def child(base_url: str, loader_file_format: str, workdir: str) -> None:
     """One load of every lead, as the Dagster asset does it; prints rows and requests."""
     from dagster import AssetKey, materialize
-    from dagster_dlt import DagsterDltResource
 
     from persistiq_dagster.assets import persistiq_leads_assets
+    from persistiq_dagster.dlt_resource import PersistIQDltResource
     from persistiq_dagster.emulator.data import DEFAULT_UPDATED_DAYS
     from persistiq_dagster.partitions import partition_range_tags
     from persistiq_dagster.resources import PersistIQResource, PersistIQWarehouse
@@ -36,7 +36,7 @@ def child(base_url: str, loader_file_format: str, workdir: str) -> None:
         # Every day the emulator's data spans (make_dataset's default), in one run.
         tags=partition_range_tags(*DEFAULT_UPDATED_DAYS),
         resources={
-            "dlt": DagsterDltResource(),
+            "dlt": PersistIQDltResource(),
             "persistiq": PersistIQResource(
                 api_key=API_KEY, base_url=base_url, requests_per_minute=1_000_000
             ),

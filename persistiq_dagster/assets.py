@@ -3,16 +3,19 @@
 Leads has its own multi-asset and dlt pipeline so it can carry its daily partitions. The
 source and pipeline given to ``@dlt_assets`` only derive the asset specs at import time (no key
 needed); each run builds the real ones from the resources and, for leads, the partition window.
+Each run holds the warehouse lock from first request to last row: in any Dagster instance, two
+runs writing one warehouse wait for each other.
 """
 
 from collections import Counter
 from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
-import dlt
 from dagster import AssetExecutionContext, Failure, MaterializeResult
 from dagster_dlt import DagsterDltResource, dlt_assets
 from dlt.extract.source import DltSource
+from dlt.pipeline.pipeline import Pipeline
 
 from persistiq_dagster import settings
 from persistiq_dagster.env import warehouse_from_env
@@ -20,22 +23,21 @@ from persistiq_dagster.errors import explain_failure
 from persistiq_dagster.partitions import leads_daily_partitions
 from persistiq_dagster.resources import PersistIQResource, PersistIQWarehouse, to_iso_timestamp
 from persistiq_dagster.source import persistiq_source, server_lower_bound
+from persistiq_dagster.tables import count_current_rows, is_snapshot, retire_current_rows
 from persistiq_dagster.translator import PersistIQTranslator
 
 CORE_RESOURCES = ("users", "campaigns")
 LEADS_RESOURCES = ("leads",)
+PAGES_METADATA_KEY = "persistiq/pages"
+ROWS_METADATA_KEY = "persistiq/rows"
+REPEATS_METADATA_KEY = "persistiq/repeated_ids"
 
 translator = PersistIQTranslator()
 
 
-def _spec_pipeline(pipeline_name: str) -> dlt.Pipeline:
-    """A pipeline used only to name the destination kind on the asset specs."""
-    warehouse = warehouse_from_env()
-    return dlt.pipeline(
-        pipeline_name=pipeline_name,
-        destination=warehouse.destination,
-        dataset_name=warehouse.dataset_name,
-    )
+def step_description(context: AssetExecutionContext) -> str:
+    """Who holds the warehouse lock, as a user would look it up in the UI."""
+    return f"run {context.run_id} step {context.op.name}"
 
 
 def load_with_dlt(
@@ -46,55 +48,77 @@ def load_with_dlt(
     warehouse: PersistIQWarehouse,
     pipeline_name: str,
     pages: Counter[str],
+    repeats: Counter[str] | None = None,
     run_metadata: Mapping[str, Any] | None = None,
 ) -> Iterator[MaterializeResult]:
-    """Run one dlt pipeline and yield a materialisation per selected table.
+    """Run one dlt pipeline, holding the warehouse, and yield a materialisation per table.
 
-    dagster-dlt names the table after the dlt schema; the table actually lives in the dataset,
-    so ``dagster/table_name`` is set to where a user would query it. Each materialisation also
-    records the pages read and the rows loaded (0 included, which dagster-dlt leaves out).
+    Each materialisation carries dagster-dlt's metadata, the run's dlt load ids, the pages
+    read, the rows loaded (0 included, which dagster-dlt leaves out), for snapshots the ids
+    PersistIQ sent twice (the first copy is loaded), the current row count,
+    and the table name where a user would query it (dagster-dlt names the dlt schema instead).
     A failure to talk to PersistIQ becomes a ``Failure`` that says what happened and what to
     change, with the full error chain below it.
     """
-    events = dlt.run(
-        context=context,
-        dlt_source=source,
-        dlt_pipeline=warehouse.build_pipeline(pipeline_name),
-        dagster_dlt_translator=translator,
-        loader_file_format=warehouse.loader_file_format,
-    ).fetch_row_count()
-    try:
-        yield from _with_table_metadata(events, warehouse, pages, run_metadata)
-    except Exception as error:
-        explanation = explain_failure(error, persistiq.base_url, persistiq.max_retries)
-        if explanation is None:
-            raise
-        raise Failure(description=explanation, metadata={"pages read": dict(pages)}) from error
+    with warehouse.lock(step_description(context), log=context.log.info):
+        pipeline = warehouse.build_pipeline(pipeline_name)
+        events = dlt.run(
+            context=context,
+            dlt_source=source,
+            dlt_pipeline=pipeline,
+            dagster_dlt_translator=translator,
+            loader_file_format=warehouse.loader_file_format,
+        )
+        try:
+            for event in events:
+                extra = dict(run_metadata or {})
+                if repeats is not None:
+                    extra[REPEATS_METADATA_KEY] = repeats[event.asset_key.path[-1]]
+                yield _materialization(
+                    event, pipeline, warehouse, pages, extra, context.has_partition_key
+                )
+        except Exception as error:
+            explanation = explain_failure(error, persistiq.base_url, persistiq.max_retries)
+            if explanation is None:
+                raise
+            raise Failure(
+                description=explanation, metadata={"pages read": dict(pages)}
+            ) from error
 
 
-def _with_table_metadata(
-    events: Iterator[MaterializeResult],
+def _materialization(
+    event: MaterializeResult,
+    pipeline: Pipeline,
     warehouse: PersistIQWarehouse,
     pages: Counter[str],
     run_metadata: Mapping[str, Any] | None,
-) -> Iterator[MaterializeResult]:
-    for event in events:
-        table = event.asset_key.path[-1]
-        rows_loaded = event.metadata.get("rows_loaded")
-        yield event._replace(
-            metadata={
-                **event.metadata,
-                **(run_metadata or {}),
-                "dagster/table_name": warehouse.qualified_table_name(table),
-                "persistiq/pages": pages[table],
-                "persistiq/rows": rows_loaded.value if rows_loaded is not None else 0,
-            }
-        )
+    one_partition: bool,
+) -> MaterializeResult:
+    table = event.asset_key.path[-1]
+    rows_loaded = event.metadata.get("rows_loaded")
+    loaded = int(rows_loaded.value) if rows_loaded is not None else 0  # type: ignore[arg-type]
+    with pipeline.sql_client() as client:  # current rows: scd2 history left out
+        if is_snapshot(table) and loaded == 0:
+            retire_current_rows(client, table, datetime.now(UTC))
+        counts = {"dagster/row_count": count_current_rows(client, table)}
+    if one_partition:
+        counts["dagster/partition_row_count"] = loaded
+    return MaterializeResult(
+        asset_key=event.asset_key,
+        metadata={
+            **event.metadata,
+            **(run_metadata or {}),
+            **counts,
+            "dagster/table_name": warehouse.qualified_table_name(table),
+            PAGES_METADATA_KEY: pages[table],
+            ROWS_METADATA_KEY: loaded,
+        },
+    )
 
 
 @dlt_assets(
     dlt_source=persistiq_source(name=settings.CORE_PIPELINE_NAME, resources=CORE_RESOURCES),
-    dlt_pipeline=_spec_pipeline(settings.CORE_PIPELINE_NAME),
+    dlt_pipeline=warehouse_from_env().spec_pipeline(settings.CORE_PIPELINE_NAME),
     name=settings.CORE_PIPELINE_NAME,
     dagster_dlt_translator=translator,
     pool=settings.WAREHOUSE_POOL,
@@ -105,19 +129,20 @@ def persistiq_core_assets(
     persistiq: PersistIQResource,
     warehouse: PersistIQWarehouse,
 ):
-    """Users and campaigns: every record on each run, merged on id."""
+    """Users and campaigns: every record on each run, kept with history (scd2)."""
     pages: Counter[str] = Counter()
+    repeats: Counter[str] = Counter()
     source = persistiq.build_source(
-        name=settings.CORE_PIPELINE_NAME, resources=CORE_RESOURCES, pages=pages
+        name=settings.CORE_PIPELINE_NAME, resources=CORE_RESOURCES, pages=pages, repeats=repeats
     )
     yield from load_with_dlt(
-        context, dlt, persistiq, source, warehouse, settings.CORE_PIPELINE_NAME, pages
+        context, dlt, persistiq, source, warehouse, settings.CORE_PIPELINE_NAME, pages, repeats
     )
 
 
 @dlt_assets(
     dlt_source=persistiq_source(name=settings.LEADS_PIPELINE_NAME, resources=LEADS_RESOURCES),
-    dlt_pipeline=_spec_pipeline(settings.LEADS_PIPELINE_NAME),
+    dlt_pipeline=warehouse_from_env().spec_pipeline(settings.LEADS_PIPELINE_NAME),
     name=settings.LEADS_PIPELINE_NAME,
     dagster_dlt_translator=translator,
     partitions_def=leads_daily_partitions,  # dagster-dlt defaults to single-run backfills
@@ -156,5 +181,5 @@ def persistiq_leads_assets(
         warehouse,
         settings.LEADS_PIPELINE_NAME,
         pages,
-        window_metadata,
+        run_metadata=window_metadata,
     )

@@ -1,10 +1,10 @@
 """The Dagster Definitions: assets, checks, jobs, schedules, sensors and resources."""
 
 from dagster import Definitions
-from dagster_dlt import DagsterDltResource
 
 from persistiq_dagster.assets import persistiq_core_assets, persistiq_leads_assets
 from persistiq_dagster.checks import persistiq_asset_checks
+from persistiq_dagster.dlt_resource import PersistIQDltResource
 from persistiq_dagster.env import persistiq_from_env, warehouse_from_env
 from persistiq_dagster.jobs import leads_job, users_campaigns_job
 from persistiq_dagster.schedules import leads_daily_schedule, users_campaigns_daily_schedule
@@ -17,7 +17,7 @@ defs = Definitions(
     schedules=[users_campaigns_daily_schedule, leads_daily_schedule],
     sensors=[leads_updates_sensor, persistiq_run_failure_sensor],
     resources={
-        "dlt": DagsterDltResource(),
+        "dlt": PersistIQDltResource(),
         "persistiq": persistiq_from_env(),
         "warehouse": warehouse_from_env(),
     },

@@ -2,7 +2,7 @@
 
 Starts the emulator on loopback, points the project's settings at it, runs the Definitions'
 two jobs in process (the same assets, checks and resources ``dagster dev`` uses), then prints
-one line per table: rows in the warehouse next to records on the server.
+one line per table: current rows in the warehouse next to records on the server.
 """
 
 import argparse
@@ -15,6 +15,7 @@ from persistiq_dagster import settings
 from persistiq_dagster.emulator import PersistIQEmulator, make_dataset
 from persistiq_dagster.emulator.data import DEFAULT_UPDATED_DAYS
 from persistiq_dagster.partitions import partition_range_tags
+from persistiq_dagster.tables import VALID_TO_COLUMN, is_snapshot
 
 DEMO_DUCKDB_PATH = str(settings.PROJECT_DIR / "data" / "persistiq_demo.duckdb")
 
@@ -55,7 +56,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'table':<22}{'rows':>8}{'on server':>11}")
     with duckdb.connect(duckdb_path, read_only=True) as connection:
         for table, expected in served.items():
-            (rows,) = connection.execute(f"select count(*) from {dataset}.{table}").fetchone()
+            current = f"{VALID_TO_COLUMN} is null" if is_snapshot(table) else "true"
+            (rows,) = connection.execute(
+                f"select count(*) from {dataset}.{table} where {current}"
+            ).fetchone()
             print(f"{dataset + '.' + table:<22}{rows:>8}{expected:>11}")
     failed = [f"{c.asset_key.to_user_string()} {c.check_name}" for c in checks if not c.passed]
     print(f"Asset checks: {len(checks) - len(failed)} of {len(checks)} passed", *failed, sep="\n  ")

@@ -6,8 +6,16 @@ so it never enters run config.
 """
 
 import os
+from datetime import date
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import dlt.destinations
 from dagster import EnvVar
+from dlt.common.destination import Destination
+from dlt.common.destination.exceptions import (
+    InvalidDestinationReference,
+    UnknownDestinationModule,
+)
 
 from persistiq_dagster import settings
 from persistiq_dagster.errors import PersistIQConfigError
@@ -24,14 +32,83 @@ def int_from_env(name: str, default: int, minimum: int = 1) -> int:
     return int(raw)
 
 
+def str_from_env(name: str, default: str) -> str:
+    """A text setting, stripped; ``default`` when unset or blank."""
+    return os.getenv(name, "").strip() or default
+
+
 def start_date_from_env() -> str:
-    """``PERSISTIQ_START_DATE``: the first day of the leads partitions."""
-    return os.getenv(settings.START_DATE_ENV, "").strip() or settings.DEFAULT_START_DATE
+    """``PERSISTIQ_START_DATE``: the first day of the leads partitions, as YYYY-MM-DD."""
+    raw = str_from_env(settings.START_DATE_ENV, settings.DEFAULT_START_DATE)
+    try:
+        return date.fromisoformat(raw).isoformat()
+    except ValueError as error:
+        # Python says why a well-formed date is not one: "month must be in 1..12".
+        why = "" if str(error).startswith("Invalid isoformat") else f" ({error})"
+        raise PersistIQConfigError(
+            f"{settings.START_DATE_ENV}={raw!r} is not an ISO 8601 date such as 2024-01-01{why}"
+        ) from None
 
 
 def timezone_from_env() -> str:
     """``PERSISTIQ_TIMEZONE``: the timezone days are cut in and schedules run in."""
-    return os.getenv(settings.TIMEZONE_ENV, "").strip() or settings.DEFAULT_TIMEZONE
+    raw = str_from_env(settings.TIMEZONE_ENV, settings.DEFAULT_TIMEZONE)
+    try:
+        ZoneInfo(raw)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise PersistIQConfigError(
+            f"{settings.TIMEZONE_ENV}={raw!r} is not an IANA timezone name such as UTC "
+            "or Europe/Berlin"
+        ) from None
+    return raw
+
+
+# dlt lists these among a destination's formats, but they carry no rows: SQL models and
+# references to files already written.
+NOT_ROW_FORMATS = ("model", "reference")
+
+
+def install_hint(destination_type: str) -> str:
+    """How to install what ``destination_type`` needs: our extra if we have one, else dlt's."""
+    if destination_type == "postgres":
+        return "pip install -e '.[postgres]'"
+    return f"pip install 'dlt[{destination_type}]'"
+
+
+def destination_from_env() -> Destination:
+    """``PERSISTIQ_DESTINATION``: a dlt destination whose client libraries are installed."""
+    name = str_from_env(settings.DESTINATION_ENV, settings.DEFAULT_DESTINATION)
+    try:
+        destination = Destination.from_reference(name)
+    except (UnknownDestinationModule, InvalidDestinationReference):
+        known = ", ".join(sorted(set(dlt.destinations.__all__) - {"destination"}))
+        raise PersistIQConfigError(
+            f"{settings.DESTINATION_ENV}={name!r} is not a dlt destination; use one of {known}"
+        ) from None
+    destination_type = destination.destination_type.rsplit(".", 1)[-1]
+    try:
+        destination.client_class  # noqa: B018 - importing the client module is the check
+    except ImportError as error:  # dlt's MissingDependencyException is an ImportError too
+        missing = error.name or ", ".join(getattr(error, "dependencies", ())) or "its client"
+        raise PersistIQConfigError(
+            f"{settings.DESTINATION_ENV}={name!r} needs {missing}, which is not installed; "
+            f"run {install_hint(destination_type)}"
+        ) from None
+    return destination
+
+
+def loader_file_format_from_env(destination: Destination) -> str:
+    """``PERSISTIQ_LOADER_FILE_FORMAT``: a file format ``destination`` can load."""
+    raw = str_from_env(settings.LOADER_FILE_FORMAT_ENV, settings.DEFAULT_LOADER_FILE_FORMAT)
+    formats = destination.capabilities().supported_loader_file_formats
+    accepted = [f for f in formats if f not in NOT_ROW_FORMATS]
+    if raw not in accepted:
+        default = " (the default)" if raw == settings.DEFAULT_LOADER_FILE_FORMAT else ""
+        raise PersistIQConfigError(
+            f"{settings.LOADER_FILE_FORMAT_ENV}={raw!r}{default} is not a format "
+            f"{destination.destination_name} can load; use one of {', '.join(accepted)}"
+        )
+    return raw
 
 
 def persistiq_from_env() -> PersistIQResource:
@@ -49,12 +126,14 @@ def persistiq_from_env() -> PersistIQResource:
 
 def warehouse_from_env() -> PersistIQWarehouse:
     """The warehouse resource as ``Definitions`` binds it, every setting with its default."""
+    destination = destination_from_env()
     return PersistIQWarehouse(
-        destination=os.getenv(settings.DESTINATION_ENV, settings.DEFAULT_DESTINATION),
+        destination=str_from_env(settings.DESTINATION_ENV, settings.DEFAULT_DESTINATION),
         duckdb_path=os.getenv(settings.DUCKDB_PATH_ENV, settings.DEFAULT_DUCKDB_PATH),
         dataset_name=os.getenv(settings.DATASET_ENV, settings.DEFAULT_DATASET),
-        loader_file_format=os.getenv(
-            settings.LOADER_FILE_FORMAT_ENV, settings.DEFAULT_LOADER_FILE_FORMAT
-        ),
+        loader_file_format=loader_file_format_from_env(destination),
         pipelines_dir=os.getenv(settings.PIPELINES_DIR_ENV) or None,
+        lock_timeout_seconds=int_from_env(
+            settings.WAREHOUSE_LOCK_TIMEOUT_ENV, settings.DEFAULT_WAREHOUSE_LOCK_TIMEOUT_SECONDS, 0
+        ),
     )

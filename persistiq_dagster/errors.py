@@ -1,15 +1,19 @@
 """Errors a user sees when PersistIQ answers something we cannot load, with the key redacted."""
 
+import json
 from collections.abc import Iterator
+from typing import Any
 from urllib.parse import urlsplit
 
 import requests
 from requests import Response
+from urllib3.exceptions import NameResolutionError, NewConnectionError
 
 from persistiq_dagster.settings import API_KEY_ENV, BASE_URL_ENV, MAX_RETRIES_ENV
 
 REDACTED = "<redacted>"
 BODY_PREVIEW_BYTES = 200
+ERRORS_PREVIEW_CHARS = 300
 
 HINTS = {
     400: "PersistIQ rejected the request parameters; check PERSISTIQ_START_DATE.",
@@ -61,6 +65,17 @@ def error_fields(response: Response) -> tuple[str, str]:
         return str(response.reason), ""
 
 
+def errors_preview(errors: Any, secret: str | None) -> str:
+    """The envelope's ``errors`` as JSON, redacted and cut to ERRORS_PREVIEW_CHARS."""
+    if not errors:
+        return "none listed"
+    text = redact(json.dumps(errors, ensure_ascii=False, default=str), secret)
+    if len(text) <= ERRORS_PREVIEW_CHARS:
+        return text
+    count = f" ({len(errors)} errors)" if isinstance(errors, list) else ""
+    return f"{text[:ERRORS_PREVIEW_CHARS]}…{count}"
+
+
 def raise_for_persistiq_error(response: Response, secret: str | None) -> None:
     """Fail at once, clearly, on a 4xx that a retry cannot fix (429 is left to the retries)."""
     status = response.status_code
@@ -75,7 +90,8 @@ def raise_for_persistiq_error(response: Response, secret: str | None) -> None:
 
 
 def check_envelope(response: Response, records_key: str, secret: str | None) -> None:
-    """A 2xx body must be a JSON object holding a list under ``records_key``."""
+    """A 2xx body must be a JSON object holding a list under ``records_key``, and its
+    envelope must not say it failed (a ``status`` other than success, or ``errors``)."""
     if not response.ok:
         return
     path = urlsplit(response.url).path
@@ -86,6 +102,14 @@ def check_envelope(response: Response, records_key: str, secret: str | None) -> 
             f"PersistIQ {response.status_code} on {path} is not JSON: "
             f"{body_preview(response, secret)}"
         ) from None
+    if isinstance(payload, dict):
+        status, errors = payload.get("status"), payload.get("errors")
+        if status not in (None, "success") or errors:
+            shown = errors_preview(errors or payload.get("error"), secret)
+            raise PersistIQResponseError(
+                f"PersistIQ {response.status_code} on {path} says the request failed: status "
+                f"{redact(repr(status), secret)}, errors: {shown}. No page was loaded."
+            )
     if not isinstance(payload, dict) or not isinstance(payload.get(records_key), list):
         raise PersistIQResponseError(
             f"PersistIQ {response.status_code} on {path} has no list under {records_key!r}: "
@@ -93,6 +117,22 @@ def check_envelope(response: Response, records_key: str, secret: str | None) -> 
         )
     # dlt's extractor and the paginator each call response.json(): parse the page once.
     response.json = lambda **_: payload  # type: ignore[method-assign]
+
+
+def connect_failure(error: BaseException) -> str | None:
+    """Why no connection could be opened ("connection refused", "host name not resolved",
+    "connection timed out"); None when the error is not a failure to connect."""
+    if isinstance(error, requests.ConnectTimeout):
+        return "connection timed out"
+    if not isinstance(error, requests.ConnectionError) or not error.args:
+        return None
+    reason = getattr(error.args[0], "reason", None)  # urllib3's MaxRetryError.reason
+    if isinstance(reason, NameResolutionError):
+        return "host name not resolved"
+    if isinstance(reason, NewConnectionError):
+        strerror = getattr(reason.__cause__, "strerror", None)  # the socket's OSError
+        return strerror.lower() if strerror else "no connection"
+    return None
 
 
 def _causes(error: BaseException) -> Iterator[BaseException]:
@@ -112,6 +152,12 @@ def explain_failure(error: BaseException, base_url: str, retries: int) -> str | 
     for cause in _causes(error):
         if isinstance(cause, PersistIQError):
             return str(cause)
+        failure = connect_failure(cause)
+        if failure:
+            return (
+                f"Could not connect to PersistIQ at {base_url} ({failure}); "
+                f"check {BASE_URL_ENV} and the network."
+            )
         if isinstance(cause, requests.HTTPError) and cause.response is not None:
             status, path = cause.response.status_code, urlsplit(cause.response.url).path
             return (
@@ -120,9 +166,9 @@ def explain_failure(error: BaseException, base_url: str, retries: int) -> str | 
             )
         if isinstance(cause, requests.Timeout):
             return f"PersistIQ at {base_url} did not answer in time after {retries} retries."
-        if isinstance(cause, requests.ConnectionError):
+        if isinstance(cause, requests.ConnectionError | requests.exceptions.ChunkedEncodingError):
             return (
-                f"Could not connect to PersistIQ at {base_url} after {retries} retries; "
-                f"check {BASE_URL_ENV} and the network."
+                f"The connection to PersistIQ at {base_url} failed again after {retries} "
+                f"retries; check {BASE_URL_ENV} and the network."
             )
     return None

@@ -1,12 +1,21 @@
 """Dagster resources: PersistIQ credentials and client settings, and the dlt warehouse."""
 
+import errno
+import hashlib
+import os
+import re
+import tempfile
 from collections import Counter
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dlt
 from dagster import ConfigurableResource
 from dlt.common.destination import Destination
+from dlt.common.pipeline import get_dlt_pipelines_dir
 from dlt.extract.source import DltSource
 from dlt.pipeline.pipeline import Pipeline
 from pydantic import Field
@@ -16,6 +25,7 @@ from persistiq_dagster import settings
 from persistiq_dagster.errors import PersistIQConfigError
 from persistiq_dagster.http_session import build_session
 from persistiq_dagster.source import RESOURCE_NAMES, persistiq_source
+from persistiq_dagster.warehouse_lock import warehouse_lock
 
 
 def to_iso_timestamp(value: str | datetime) -> str:
@@ -76,6 +86,7 @@ class PersistIQResource(ConfigurableResource):
         leads_start: str | datetime | None = None,
         leads_end: str | datetime | None = None,
         pages: Counter[str] | None = None,
+        repeats: Counter[str] | None = None,
     ) -> DltSource:
         """The source for one run; leads updated in ``[leads_start, leads_end)``."""
         api_key = self.require_api_key()
@@ -91,11 +102,17 @@ class PersistIQResource(ConfigurableResource):
             leads_end=to_iso_timestamp(leads_end) if leads_end else None,
             session=self.build_session(),
             pages=pages,
+            repeats=repeats,
         )
 
 
 class PersistIQWarehouse(ConfigurableResource):
-    """Where the data lands: a dlt destination and dataset (DuckDB file by default)."""
+    """Where the data lands: a dlt destination and dataset (DuckDB file by default).
+
+    dlt's working state lives in a folder of its own per warehouse (destination, location and
+    dataset) under ``pipelines_dir``, so a new warehouse starts clean and two warehouses never
+    read each other's state. Steps that touch the warehouse hold ``lock()``.
+    """
 
     destination: str = Field(default=settings.DEFAULT_DESTINATION)
     duckdb_path: str = Field(default=settings.DEFAULT_DUCKDB_PATH)
@@ -104,25 +121,79 @@ class PersistIQWarehouse(ConfigurableResource):
     pipelines_dir: str | None = Field(
         default=None, description="dlt's working folder; dlt's default when unset."
     )
+    lock_timeout_seconds: float = Field(
+        default=settings.DEFAULT_WAREHOUSE_LOCK_TIMEOUT_SECONDS,
+        ge=0,
+        description="How long a step waits for another run to finish with the warehouse.",
+    )
+
+    @property
+    def is_duckdb(self) -> bool:
+        return self.destination == "duckdb"
 
     def build_pipeline(self, pipeline_name: str) -> Pipeline:
         return dlt.pipeline(
             pipeline_name=pipeline_name,
             destination=self._destination(),
             dataset_name=self.dataset_name,
-            pipelines_dir=self.pipelines_dir,
+            pipelines_dir=str(self.working_dir()),
         )
+
+    def spec_pipeline(self, pipeline_name: str) -> Pipeline:
+        """A pipeline that only names the destination (for asset specs): no file is checked."""
+        return dlt.pipeline(
+            pipeline_name=pipeline_name,
+            destination=self.destination,
+            dataset_name=self.dataset_name,
+            pipelines_dir=str(self.working_dir()),
+        )
+
+    def working_dir(self) -> Path:
+        """dlt's pipelines folder for this warehouse alone."""
+        base = Path(self.pipelines_dir or get_dlt_pipelines_dir()).expanduser()
+        return base / warehouse_key(self.destination, self._location(), self.dataset_name)
+
+    @contextmanager
+    def lock(self, what: str, log: Callable[[str], None] | None = None) -> Iterator[None]:
+        """Hold the warehouse for one step (see ``warehouse_lock``)."""
+        if self.is_duckdb:
+            path = self._writable_duckdb_path()
+            lock_path = path.with_name(path.name + ".lock")
+        else:
+            lock_path = self.working_dir() / "warehouse.lock"
+        with warehouse_lock(lock_path, what, self.lock_timeout_seconds, log):
+            yield
 
     def qualified_table_name(self, table: str) -> str:
         """Where to query ``table``: ``<catalog>.<dataset>.<table>`` for DuckDB."""
-        if self.destination == "duckdb":
+        if self.is_duckdb:
             return f"{Path(self.duckdb_path).stem}.{self.dataset_name}.{table}"
         return f"{self.dataset_name}.{table}"
 
-    def _destination(self) -> str | Destination:
-        if self.destination != "duckdb":
-            return self.destination  # credentials are read by dlt, e.g. DESTINATION__...
+    def _location(self) -> str:
+        if self.is_duckdb:
+            return str(Path(self.duckdb_path).expanduser().resolve())
+        return credentials_location(self.destination)
+
+    def _writable_duckdb_path(self) -> Path:
         path = Path(self.duckdb_path).expanduser()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryFile(dir=path.parent):
+                pass
+            if path.exists() and not os.access(path, os.W_OK):
+                raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
+        except OSError as error:
+            raise PersistIQConfigError(
+                f"Cannot write {path}: {error.strerror or error}. Set {settings.DUCKDB_PATH_ENV} "
+                "to a file in a folder you can write to."
+            ) from None
+        return path
+
+    def _destination(self) -> str | Destination:
+        if not self.is_duckdb:
+            return self.destination  # credentials are read by dlt, e.g. DESTINATION__...
+        path = self._writable_duckdb_path()
         if path.stem.lower() == self.dataset_name.lower():
             raise PersistIQConfigError(
                 f"{settings.DUCKDB_PATH_ENV}={self.duckdb_path} is named like the dataset "
@@ -130,5 +201,35 @@ class PersistIQWarehouse(ConfigurableResource):
                 f"load would fail with 'Ambiguous reference to catalog or schema'. Rename the "
                 f"file or set {settings.DATASET_ENV} to another name."
             )
-        path.parent.mkdir(parents=True, exist_ok=True)
         return dlt.destinations.duckdb(credentials=str(path))
+
+
+def warehouse_key(destination: str, location: str, dataset: str) -> str:
+    """A folder name per warehouse: readable, and unique through a short hash."""
+    digest = hashlib.sha256(f"{destination}|{location}|{dataset}".encode()).hexdigest()[:10]
+    readable = Path(location).stem if destination == "duckdb" else destination
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{readable}.{dataset}")[:60]
+    return f"{slug}.{digest}"
+
+
+SECRET_PARTS = ("password", "secret", "token", "private_key", "key")
+
+
+def credentials_location(destination: str) -> str:
+    """Where dlt's configured credentials for ``destination`` point, without secrets."""
+    credentials = dlt.secrets.get(f"destination.{destination}.credentials")
+    if credentials is None:
+        return ""
+    if isinstance(credentials, str):
+        parts = urlsplit(credentials)
+        host = parts.hostname or ""
+        return f"{parts.scheme}://{parts.username or ''}@{host}:{parts.port or ''}{parts.path}"
+    if isinstance(credentials, Mapping):
+        return repr(
+            sorted(
+                (key, str(value))
+                for key, value in credentials.items()
+                if not any(part in key.lower() for part in SECRET_PARTS)
+            )
+        )
+    return type(credentials).__name__

@@ -1,4 +1,4 @@
-"""Column hints for the three tables, from seed 004 (every field nullable unless marked).
+"""Column hints for the three tables: PersistIQ's documented fields, nullable unless marked.
 
 Declaring a column with its type makes it exist, typed, even when every value in a load is
 null or absent (the public docs' sample leads carry only ``id``, ``status`` and ``data``).
@@ -59,6 +59,9 @@ LEADS_COLUMNS = _required(
     ),
     "id",
 )
+# Two rows of one id in a load (PersistIQ paging a list that changes underneath): the latest
+# updated_at is the one kept.
+LEADS_COLUMNS["updated_at"]["dedup_sort"] = "desc"
 
 CAMPAIGNS_COLUMNS = _required(
     _columns(

@@ -43,6 +43,7 @@ DUCKDB_PATH_ENV = "PERSISTIQ_DUCKDB_PATH"
 DATASET_ENV = "PERSISTIQ_DATASET"
 LOADER_FILE_FORMAT_ENV = "PERSISTIQ_LOADER_FILE_FORMAT"
 PIPELINES_DIR_ENV = "PERSISTIQ_PIPELINES_DIR"
+WAREHOUSE_LOCK_TIMEOUT_ENV = "PERSISTIQ_WAREHOUSE_LOCK_TIMEOUT_SECONDS"
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_DESTINATION = "duckdb"
@@ -52,6 +53,8 @@ DEFAULT_DUCKDB_PATH = str(PROJECT_DIR / "data" / "persistiq_warehouse.duckdb")
 DEFAULT_DATASET = "persistiq"
 # dlt's default for DuckDB is INSERT statements: 45 s and 5.9 GB for 100k leads, measured.
 DEFAULT_LOADER_FILE_FORMAT = "parquet"
+# How long a step waits for another run to finish with the warehouse before it fails.
+DEFAULT_WAREHOUSE_LOCK_TIMEOUT_SECONDS = 1800
 
 # Dagster
 ASSET_KEY_PREFIX = "persistiq"

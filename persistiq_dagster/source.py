@@ -1,9 +1,14 @@
 """The PersistIQ dlt source, built on ``dlt.sources.rest_api``.
 
-Three resources, ``users``, ``campaigns`` and ``leads``, each read from ``GET /<name>`` with
-records under the key of the same name, merged on ``id``. Leads load by ``updated_at`` window
-through ``updated_after``; records without ``updated_at`` are kept (merge on ``id`` removes
-the overlap).
+Three resources, each read from ``GET /<name>`` with records under the key of the same name:
+
+- ``users`` and ``campaigns`` are snapshots: every call returns every current record, so they
+  load with dlt's ``scd2`` merge strategy. The rows with ``_dlt_valid_to`` null are exactly what
+  PersistIQ returned last; a record that changed keeps its earlier versions (campaign stats
+  become a time series) and one PersistIQ no longer returns is retired, not deleted.
+- ``leads`` load by ``updated_at`` window through ``updated_after``, merged on ``id``; when one
+  load holds an id twice, the row with the latest ``updated_at`` wins (``dedup_sort``). Records
+  without ``updated_at`` are kept (merge on ``id`` removes the overlap).
 """
 
 from collections import Counter
@@ -22,13 +27,22 @@ from persistiq_dagster.schema import COLUMNS_BY_RESOURCE
 from persistiq_dagster.settings import DEFAULT_BASE_URL, DEFAULT_USER_AGENT
 
 RESOURCE_NAMES = ("users", "campaigns", "leads")
+SNAPSHOT_RESOURCES = ("users", "campaigns")  # every call returns every current record
+SNAPSHOT_WRITE_DISPOSITION = {"disposition": "merge", "strategy": "scd2"}
+MERGE_WRITE_DISPOSITION = {"disposition": "merge", "strategy": "delete-insert"}
 LEADS_CURSOR_FIELD = "updated_at"
 LEADS_CURSOR_PARAM = "updated_after"
 
 RESOURCE_DESCRIPTIONS = {
-    "users": "PersistIQ users of the account (GET /users), merged on id.",
-    "campaigns": "PersistIQ campaigns with creator and stats (GET /campaigns), merged on id.",
-    "leads": ("PersistIQ leads (GET /leads), one partition per day of updated_at, merged on id."),
+    "users": (
+        "PersistIQ users of the account (GET /users), with history: current rows have "
+        "_dlt_valid_to null."
+    ),
+    "campaigns": (
+        "PersistIQ campaigns with creator and stats (GET /campaigns), with history: current "
+        "rows have _dlt_valid_to null; earlier stats stay as closed versions."
+    ),
+    "leads": "PersistIQ leads (GET /leads), one partition per day of updated_at, merged on id.",
 }
 
 
@@ -71,6 +85,29 @@ def server_lower_bound(value: str) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def first_of_each_id(resource: str, repeats: Counter[str]) -> Callable[[dict[str, Any]], bool]:
+    """A filter for one load of a snapshot: an id PersistIQ sent again is dropped (and
+    counted). dlt's scd2 would otherwise keep both copies as current rows."""
+    seen: set[Any] = set()
+
+    def first(record: dict[str, Any]) -> bool:
+        record_id = record.get("id")
+        if record_id in seen:
+            repeats[resource] += 1
+            return False
+        seen.add(record_id)
+        return True
+
+    return first
+
+
+def write_disposition(resource: str) -> dict[str, str]:
+    """scd2 for snapshots (users, campaigns), delete-insert merge on ``id`` for leads."""
+    if resource in SNAPSHOT_RESOURCES:
+        return SNAPSHOT_WRITE_DISPOSITION
+    return MERGE_WRITE_DISPOSITION
+
+
 def leads_incremental(start: str, end: str | None) -> dict[str, Any]:
     """Leads with ``start <= updated_at < end``: the lower bound goes to the server as
     ``updated_after``, the window is applied on the client (there is no upper-bound parameter).
@@ -102,14 +139,17 @@ def persistiq_source(
     leads_end: str | None = None,
     session: Session | None = None,
     pages: Counter[str] | None = None,
+    repeats: Counter[str] | None = None,
 ) -> DltSource:
     """Build the source for ``resources``.
 
     ``api_key`` may be None when the source only derives asset specs (at import time);
     ``name`` becomes the dlt schema name, so two pipelines sharing a dataset keep apart.
-    ``pages``, when given, counts the pages read per resource.
+    ``pages``, when given, counts the pages read per resource; ``repeats``, the records of a
+    snapshot dropped because their id came earlier in the same load.
     """
     pages = Counter() if pages is None else pages
+    repeats = Counter() if repeats is None else repeats
     endpoints: dict[str, dict[str, Any]] = {name: {} for name in RESOURCE_NAMES}
     if leads_start is not None:
         endpoints["leads"]["incremental"] = leads_incremental(leads_start, leads_end)
@@ -128,10 +168,11 @@ def persistiq_source(
         client["session"] = session
     config: dict[str, Any] = {
         "client": client,
-        "resource_defaults": {"primary_key": "id", "write_disposition": "merge"},
+        "resource_defaults": {"primary_key": "id"},
         "resources": [
             {
                 "name": resource,
+                "write_disposition": write_disposition(resource),
                 "columns": COLUMNS_BY_RESOURCE[resource],
                 "endpoint": {
                     "path": resource,
@@ -139,6 +180,11 @@ def persistiq_source(
                     "response_actions": [response_check(resource, api_key, pages)],
                     **endpoints[resource],
                 },
+                "processing_steps": (
+                    [{"filter": first_of_each_id(resource, repeats)}]
+                    if resource in SNAPSHOT_RESOURCES
+                    else []
+                ),
             }
             for resource in resources
         ],

@@ -6,9 +6,9 @@ from collections.abc import Iterator, Sequence
 import duckdb
 import pytest
 from dagster import AssetKey, ExecuteInProcessResult, materialize
-from dagster_dlt import DagsterDltResource
 
 from persistiq_dagster.assets import persistiq_core_assets, persistiq_leads_assets
+from persistiq_dagster.dlt_resource import PersistIQDltResource
 from persistiq_dagster.emulator import EmulatorStore, PersistIQEmulator, make_dataset
 from persistiq_dagster.emulator.data import DEFAULT_UPDATED_DAYS
 from persistiq_dagster.partitions import partition_range_tags
@@ -75,7 +75,7 @@ def run_assets(
     Leads run for ``partition_key``, or ``tags``, or by default the days the emulator's data
     spans, in one run. Returns the last run's result, or the first that failed.
     """
-    resources = {"dlt": DagsterDltResource(), "persistiq": persistiq, "warehouse": warehouse}
+    resources = {"dlt": PersistIQDltResource(), "persistiq": persistiq, "warehouse": warehouse}
     core = [AssetKey(["persistiq", name]) for name in select if name != "leads"]
     runs = []
     if core:

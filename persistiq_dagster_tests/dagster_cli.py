@@ -10,10 +10,15 @@ MODULE = "persistiq_dagster.definitions"
 
 
 def make_dagster_home(path: Path) -> Path:
-    """A DAGSTER_HOME with the project's instance settings (pools) and telemetry off."""
+    """A fresh, empty DAGSTER_HOME: Dagster's default instance, as a user's own would be."""
     path.mkdir(parents=True, exist_ok=True)
-    project_settings = (PROJECT_DIR / "dagster.yaml").read_text()
-    (path / "dagster.yaml").write_text(f"{project_settings}\ntelemetry:\n  enabled: false\n")
+    return path
+
+
+def make_project_dagster_home(path: Path) -> Path:
+    """A DAGSTER_HOME with the project's instance settings (pools), as ``make dev`` makes."""
+    path.mkdir(parents=True, exist_ok=True)
+    (path / "dagster.yaml").write_text((PROJECT_DIR / "dagster.yaml").read_text())
     return path
 
 

@@ -20,7 +20,6 @@ from dagster import (
     asset,
     materialize,
 )
-from dagster_dlt import DagsterDltResource
 
 from persistiq_dagster.assets import persistiq_core_assets, persistiq_leads_assets
 from persistiq_dagster.checks import (
@@ -29,6 +28,7 @@ from persistiq_dagster.checks import (
     ROWS_CHECK_NAME,
     persistiq_asset_checks,
 )
+from persistiq_dagster.dlt_resource import PersistIQDltResource
 from persistiq_dagster.jobs import leads_job, users_campaigns_job
 from persistiq_dagster.resources import PersistIQResource, PersistIQWarehouse
 from persistiq_dagster_tests.conftest import EMULATOR_DAYS, query
@@ -52,7 +52,7 @@ def instance() -> DagsterInstance:
 
 
 def resources_for(persistiq: PersistIQResource, warehouse: PersistIQWarehouse) -> dict:
-    return {"dlt": DagsterDltResource(), "persistiq": persistiq, "warehouse": warehouse}
+    return {"dlt": PersistIQDltResource(), "persistiq": persistiq, "warehouse": warehouse}
 
 
 def run(
@@ -155,13 +155,13 @@ def test_the_jobs_run_every_check_after_a_normal_load_and_all_pass(
         "sample_duplicate_ids": [],
     }
     rows = metadata(results[("leads", ROWS_CHECK_NAME)])
-    assert rows["persistiq_rows"] == rows["rows_with_load_id"] == 345
+    assert rows["persistiq_rows"] == rows["rows_found"] == 345
     assert rows["materialization_partition"] == "2024-03-01"  # latest of the run's partitions
     ((last_leads_load,),) = query(
         warehouse,
         "select max(load_id) from persistiq._dlt_loads where schema_name = 'persistiq_leads'",
     )
-    assert rows["load_id"] == last_leads_load
+    assert rows["load_ids"] == [last_leads_load]  # the run's own load, from its metadata
     assert metadata(results[("leads", OWNER_CHECK_NAME)])["null_owner_ids"] == 0
 
 
@@ -225,7 +225,7 @@ def test_a_null_id_fails_the_id_check(emulator, persistiq, warehouse, instance):
     assert metadata(id_check)["duplicate_ids"] == 0
 
 
-def test_rows_check_fails_when_rows_of_the_last_load_are_missing(
+def test_rows_check_warns_when_rows_of_the_last_load_are_missing(
     emulator, persistiq, warehouse, instance
 ):
     load(persistiq, warehouse, instance)
@@ -243,8 +243,8 @@ def test_rows_check_fails_when_rows_of_the_last_load_are_missing(
     assert result.success  # not blocking
     results = evaluations(result)
     rows_check = results[("leads", ROWS_CHECK_NAME)]
-    assert not rows_check.passed and rows_check.severity == AssetCheckSeverity.ERROR
-    assert metadata(rows_check)["rows_with_load_id"] == 342
+    assert not rows_check.passed and rows_check.severity == AssetCheckSeverity.WARN
+    assert metadata(rows_check)["rows_found"] == 342
     assert metadata(rows_check)["persistiq_rows"] == 345
     assert "rows were deleted since" in rows_check.description
     assert {key for key, value in results.items() if not value.passed} == {
@@ -252,21 +252,41 @@ def test_rows_check_fails_when_rows_of_the_last_load_are_missing(
     }
 
 
-def test_rows_check_fails_when_the_api_repeats_an_id_within_a_run(
+def test_a_snapshot_with_an_id_sent_twice_keeps_one_current_row(
     emulator, store, persistiq, warehouse, instance
 ):
-    store.users.append(dict(store.users[0]))  # the same user on two rows of one page
+    store.users.append({**store.users[0], "name": "A second copy"})  # the same id, twice
     store.bump()
 
     result = run(persistiq, warehouse, instance, AssetSelection.assets(persistiq_core_assets))
 
     assert result.success
     results = evaluations(result)
-    assert results[("users", ID_CHECK_NAME)].passed  # the merge on id kept one row...
-    rows_check = results[("users", ROWS_CHECK_NAME)]
-    assert not rows_check.passed  # ...of the 6 the run loaded
-    assert metadata(rows_check)["persistiq_rows"] == 6
-    assert metadata(rows_check)["rows_with_load_id"] == 5
+    assert results[("users", ID_CHECK_NAME)].passed  # one current row per id...
+    assert results[("users", ROWS_CHECK_NAME)].passed  # ...the 5 distinct records loaded
+    events = result.get_asset_materialization_events()
+    (users,) = [e.materialization for e in events if e.asset_key.path[-1] == "users"]
+    assert users.metadata["persistiq/repeated_ids"].value == 1
+    assert query(warehouse, "select count(*) from persistiq.users") == [(5,)]
+    assert query(
+        warehouse, f"select name from persistiq.users where id = '{store.users[0]['id']}'"
+    ) == [(store.users[0]["name"],)]  # the first copy PersistIQ sent
+
+
+def test_rows_check_warns_when_the_api_repeats_a_lead_within_a_run(
+    emulator, store, persistiq, warehouse, instance
+):
+    store.leads.append(dict(store.leads[0]))  # the same lead on two rows of one load
+    store.bump()
+
+    results = load(persistiq, warehouse, instance, select=["leads"])
+
+    assert results[("leads", ID_CHECK_NAME)].passed  # the merge on id kept one row...
+    rows_check = results[("leads", ROWS_CHECK_NAME)]
+    assert not rows_check.passed  # ...of the 346 the run loaded
+    assert rows_check.severity == AssetCheckSeverity.WARN  # nothing lost
+    assert metadata(rows_check)["persistiq_rows"] == 346
+    assert metadata(rows_check)["rows_found"] == 345
     assert "more than once" in rows_check.description
 
 
@@ -279,7 +299,7 @@ def test_rows_check_uses_the_load_of_the_latest_materialisation(
     # A day without leads: the run loads nothing, and the check says so.
     quiet_day = load(persistiq, warehouse, instance, select=["leads"], partition_key="2024-06-01")
     nothing = quiet_day[("leads", ROWS_CHECK_NAME)]
-    assert nothing.passed and "loaded 0 rows" in nothing.description
+    assert nothing.passed and metadata(nothing)["persistiq_rows"] == 0
 
     result = run_checks(persistiq, warehouse, instance)
 
@@ -287,8 +307,8 @@ def test_rows_check_uses_the_load_of_the_latest_materialisation(
     assert all(value.passed for value in results.values())
     # Campaigns are compared with the load that wrote them, not the later users-only load.
     users, campaigns = (metadata(results[(table, ROWS_CHECK_NAME)]) for table in TABLES[:2])
-    assert campaigns["load_id"] < users["load_id"]
-    assert campaigns["rows_with_load_id"] == campaigns["persistiq_rows"] == 12
+    assert campaigns["load_ids"] < users["load_ids"]
+    assert campaigns["rows_found"] == campaigns["persistiq_rows"] == 12
 
 
 def test_leads_without_owner_id_warn_and_the_run_succeeds(

@@ -20,7 +20,6 @@ from pathlib import Path
 import duckdb
 import pytest
 from dagster import DagsterInstance
-from dagster._core.instance.ref import InstanceRef
 
 from persistiq_dagster.emulator import PersistIQEmulator, make_dataset
 from persistiq_dagster.emulator.data import DEFAULT_UPDATED_DAYS
@@ -138,7 +137,7 @@ def test_materialize_core_then_leads_from_the_cli(
     assert loaded == in_range
     after = [lead for lead in store.leads if lead["updated_at"] > "2024-01-09T23:59:59Z"]
     assert pages_requested(emulator, "/v1/leads") == expected_pages(len(after))
-    with DagsterInstance.from_ref(InstanceRef.from_dir(str(tmp_path / "dagster_home"))) as instance:
+    with DagsterInstance.from_config(str(tmp_path / "dagster_home")) as instance:
         assert len(instance.get_runs()) == 2  # users+campaigns, then every day of the range
     # The leads run did not touch users or campaigns again.
     assert pages_requested(emulator, "/v1/users") == [1]
@@ -175,12 +174,8 @@ def test_a_run_killed_mid_load_and_run_again_loads_every_lead_once(
         killed.wait(timeout=30)
     assert emulator.count(path="/v1/leads") < page_count(len(store.leads))
     emulator.latency = 0.0
-    # No daemon watched that run: do what run monitoring does for a dead run worker (mark the
-    # run failed, free its pool slot), or the next run would wait for the slot forever.
-    with DagsterInstance.from_ref(InstanceRef.from_dir(env["DAGSTER_HOME"])) as instance:
-        (dead,) = instance.get_runs()
-        instance.report_run_failed(dead)
-        instance.event_log_storage.free_concurrency_slots_for_run(dead.run_id)
+    # Dagster's default instance sets no pool limit: nothing waits for the dead run, and the
+    # warehouse lock it held went with its process.
 
     again = materialize(
         "persistiq/leads", tmp_path, SECRET_KEY, emulator.base_url, "--partition-range", ALL_DAYS

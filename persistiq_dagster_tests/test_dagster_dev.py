@@ -29,6 +29,7 @@ from persistiq_dagster_tests.dagster_cli import (
     MODULE,
     PROJECT_DIR,
     make_dagster_home,
+    make_project_dagster_home,
     project_env,
 )
 
@@ -187,7 +188,7 @@ def dagster_dev(
     emulator: PersistIQEmulator, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[DagsterDev, str, str]]:
     root = tmp_path_factory.mktemp("dagster_dev")
-    dagster_home = make_dagster_home(root / "dagster_home")
+    dagster_home = make_project_dagster_home(root / "dagster_home")
     duckdb_path = root / "warehouse" / "persistiq_e2e.duckdb"
     pipelines_dir = root / "dlt_pipelines"
     log = root / "dagster_dev.log"

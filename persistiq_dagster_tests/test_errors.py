@@ -6,7 +6,11 @@ import pytest
 from dagster import DagsterInvalidConfigError
 
 from persistiq_dagster.env import persistiq_from_env
-from persistiq_dagster.errors import PersistIQConfigError
+from persistiq_dagster.errors import (
+    ERRORS_PREVIEW_CHARS,
+    PersistIQConfigError,
+    errors_preview,
+)
 from persistiq_dagster.resources import PersistIQResource, PersistIQWarehouse
 from persistiq_dagster_tests.conftest import count_rows, persistiq_for, query, run_assets
 
@@ -86,6 +90,51 @@ def test_malformed_page_fails_clearly_and_loses_nothing(
     assert query(warehouse, f"select count(*) from persistiq.leads where id in ({ids}) "
                  "and updated_at >= '2024-07-01'") == [(3,)]  # fmt: skip
     assert count_rows(warehouse, "leads") == len(store.leads)
+
+
+@pytest.mark.parametrize(
+    ("status", "errors", "expected"),
+    [
+        ("error", [], "status 'error', errors: none listed."),
+        (
+            "success",
+            ["updated_after is out of range", "key {key} may not read leads"],
+            """status 'success', errors: ["updated_after is out of range", """
+            """"key <redacted> may not read leads"].""",
+        ),
+    ],
+    ids=["status-error", "success-with-errors"],
+)
+def test_a_200_whose_envelope_says_it_failed_fails_and_loads_nothing(
+    emulator, store, persistiq, warehouse, status, errors, expected
+):
+    run_assets(persistiq, warehouse, select=["leads"])
+    changed = store.update_leads(count=3, at=datetime(2024, 7, 1, 8, tzinfo=UTC))
+    leads = [lead for lead in store.leads if lead["id"] in changed]
+    errors = [error.format(key=emulator.api_key) for error in errors]
+    body = {"status": status, "errors": errors, "has_more": False, "next_page": None}
+    emulator.inject(status=200, body={**body, "leads": leads}, path="/v1/leads")
+
+    failed = run_assets(
+        persistiq, warehouse, select=["leads"], partition_key="2024-07-01", raise_on_error=False
+    )
+
+    text = failure_text(failed)
+    assert f"PersistIQ 200 on /v1/leads says the request failed: {expected}" in text
+    assert "No page was loaded." in text
+    assert emulator.api_key not in text
+    assert failed.get_asset_materialization_events() == []
+    assert query(
+        warehouse, "select count(*) from persistiq.leads where updated_at >= '2024-07-01'"
+    ) == [(0,)]
+    assert count_rows(warehouse, "leads") == len(store.leads)
+
+
+def test_a_long_errors_list_is_cut_short():
+    preview = errors_preview([f"error number {n}" for n in range(100)], secret=None)
+    assert preview.startswith('["error number 0", "error number 1"')
+    assert preview.endswith("… (100 errors)")
+    assert len(preview) < ERRORS_PREVIEW_CHARS + 20
 
 
 def test_next_page_that_repeats_a_page_fails_instead_of_looping(emulator, persistiq, warehouse):

@@ -134,3 +134,21 @@ def test_only_selected_assets_are_requested(persistiq, warehouse, emulator):
         "select count(*) from information_schema.tables "
         "where table_schema = 'persistiq' and table_name in ('leads', 'campaigns')",
     ) == [(0,)]
+
+
+@pytest.mark.parametrize("latest_first", [True, False], ids=["latest_first", "latest_last"])
+def test_a_lead_sent_twice_in_one_load_keeps_its_latest_update(
+    emulator, store, persistiq, warehouse, latest_first
+):
+    lead = store.leads[0]
+    older = {**lead, "status": "older", "updated_at": "2024-02-01T10:00:00Z"}
+    newer = {**lead, "status": "newer", "updated_at": "2024-02-01T10:00:05Z"}
+    store.leads[0:1] = [newer, older] if latest_first else [older, newer]  # one page, one id
+    store.bump()
+
+    run_assets(persistiq, warehouse, select=["leads"])
+
+    assert query(
+        warehouse, f"select status, updated_at from persistiq.leads where id = '{lead['id']}'"
+    ) == [("newer", datetime(2024, 2, 1, 10, 0, 5, tzinfo=UTC))]
+    assert count_rows(warehouse, "leads") == len({lead["id"] for lead in store.leads})

@@ -1,10 +1,13 @@
 """Faults injected through the emulator: every load either completes exactly or fails clearly."""
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
 from persistiq_dagster.emulator import PersistIQEmulator, make_dataset
+from persistiq_dagster.resources import PersistIQResource
 from persistiq_dagster_tests.conftest import (
     count_rows,
     page_count,
@@ -13,6 +16,7 @@ from persistiq_dagster_tests.conftest import (
     run_assets,
 )
 from persistiq_dagster_tests.test_errors import failure_text
+from persistiq_dagster_tests.test_http_session import never_accepting_host, record_attempts
 
 
 def test_a_15_percent_5xx_fault_rate_still_loads_every_record_once(warehouse):
@@ -52,16 +56,35 @@ def test_5xx_beyond_the_retries_fails_naming_the_setting(emulator, warehouse):
     assert emulator.count(path="/v1/users") == 4
 
 
-def test_an_unreachable_host_fails_naming_the_base_url_setting(warehouse):
+@contextmanager
+def stopped_emulator() -> Iterator[str]:
+    """The base URL of an emulator that has stopped: nothing listens on its port any more."""
     with PersistIQEmulator() as emulator:
-        persistiq = persistiq_for(emulator, max_retries=1)
-    # The emulator has stopped: nothing listens on its port any more.
+        pass
+    yield emulator.base_url
 
-    result = run_assets(persistiq, warehouse, select=["users"], raise_on_error=False)
 
-    text = failure_text(result)
-    assert f"Could not connect to PersistIQ at {persistiq.base_url}" in text
-    assert "PERSISTIQ_BASE_URL" in text
+@pytest.mark.parametrize(
+    ("unreachable", "failure"),
+    [(stopped_emulator, "connection refused"), (never_accepting_host, "connection timed out")],
+    ids=["refused", "connect-timeout"],
+)
+def test_an_unreachable_host_fails_naming_the_base_url_setting(
+    warehouse, monkeypatch, unreachable, failure
+):
+    with unreachable() as base_url:
+        # The default retries: 7, waiting two minutes in all.
+        persistiq = PersistIQResource(api_key="key", base_url=base_url, request_timeout=0.5)
+        attempts = record_attempts(monkeypatch, base_url, allow=1)
+
+        result = run_assets(persistiq, warehouse, select=["users"], raise_on_error=False)
+
+    assert persistiq.max_retries == 7
+    assert attempts == [f"{base_url}users"]  # one attempt: no retry
+    assert (
+        f"Could not connect to PersistIQ at {base_url} ({failure}); "
+        "check PERSISTIQ_BASE_URL and the network."
+    ) in failure_text(result)
 
 
 def test_a_server_slower_than_the_timeout_is_retried_then_fails_clearly(emulator, warehouse):

@@ -3,6 +3,7 @@
 import json
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -21,10 +22,10 @@ from dagster import (
     job,
     op,
 )
-from dagster_dlt import DagsterDltResource
 
 from persistiq_dagster import settings
 from persistiq_dagster.assets import persistiq_core_assets, persistiq_leads_assets
+from persistiq_dagster.dlt_resource import PersistIQDltResource
 from persistiq_dagster.emulator import PersistIQEmulator, make_dataset
 from persistiq_dagster.emulator.data import format_timestamp
 from persistiq_dagster.env import int_from_env
@@ -36,6 +37,7 @@ from persistiq_dagster.sensors import leads_updates_sensor, persistiq_run_failur
 from persistiq_dagster.sensors.leads_cursor import LeadsCursor
 from persistiq_dagster.sensors.leads_poll import SENSOR_MAX_RETRIES
 from persistiq_dagster.sensors.run_failure import is_persistiq_run
+from persistiq_dagster.source import parse_instant
 from persistiq_dagster_tests.conftest import persistiq_for
 
 TZ = ZoneInfo(leads_daily_partitions.timezone)
@@ -61,7 +63,7 @@ def definitions(persistiq, tmp_path) -> Definitions:
         jobs=[users_campaigns_job, leads_job],
         sensors=[leads_updates_sensor, persistiq_run_failure_sensor],
         resources={
-            "dlt": DagsterDltResource(),
+            "dlt": PersistIQDltResource(),
             "persistiq": persistiq,
             "warehouse": PersistIQWarehouse(duckdb_path=str(tmp_path / "warehouse.duckdb")),
         },
@@ -89,6 +91,13 @@ def tick(instance, tmp_path):
         return leads_updates_sensor.evaluate_tick(context)
 
     return evaluate
+
+
+def a_past_second_today() -> datetime:
+    """A whole second of today, five seconds ago (in a day's first seconds, waits them out)."""
+    if datetime.now(TZ) - today_start() < timedelta(seconds=7):
+        time.sleep(7)
+    return datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=5)
 
 
 def updated_after_sent(emulator: PersistIQEmulator) -> list[str]:
@@ -215,6 +224,73 @@ def test_more_than_a_page_requests_every_day_since_the_cursor(emulator, store, p
     assert emulator.count() == 1
 
 
+def test_a_page_of_leads_seen_at_the_cursor_does_not_stall_the_sensor(
+    emulator, store, persistiq, tick
+):
+    """250 leads updated in one second: PersistIQ orders by id, so page 1 keeps showing the
+    same 100 seen leads; a later update of a lead past page 1 must still be noticed."""
+    bulk_at = a_past_second_today()
+    store.add_leads(250, at=bulk_at)
+    first = tick(persistiq)
+    assert [r.partition_key for r in first.run_requests] == [day_key(bulk_at)]
+    seen = LeadsCursor.from_json(first.cursor)
+    assert seen.updated_at == format_timestamp(bulk_at)
+    assert len(seen.ids_at_cursor) == 100  # page 1 only
+
+    last_id = max(lead["id"] for lead in store.leads)  # sorts after page 1
+    assert last_id not in seen.ids_at_cursor
+    later = bulk_at + timedelta(seconds=3)
+    store.update_leads(ids=[last_id], at=later)
+
+    ticks = [first]
+    while len(ticks) < 3 and LeadsCursor.from_json(ticks[-1].cursor).updated_at != utc_z(later):
+        ticks.append(tick(persistiq, ticks[-1].cursor))
+    cursor = LeadsCursor.from_json(ticks[-1].cursor)
+    assert cursor.updated_at == utc_z(later)  # within at most two ticks
+    assert cursor.ids_at_cursor == (last_id,)
+    requests = [request for later_tick in ticks[1:] for request in later_tick.run_requests]
+    assert day_key(later) in {request.partition_key for request in requests}
+    run_keys = [request.run_key for t in ticks for request in t.run_requests]
+    assert len(set(run_keys)) == len(run_keys)  # Dagster would drop a repeated key
+    assert emulator.count() == len(ticks)  # one request a tick
+
+    settled = tick(persistiq, ticks[-1].cursor)
+    assert settled.run_requests == []
+    assert settled.skip_message == f"No PersistIQ lead updated after {utc_z(later)}"
+
+
+@pytest.mark.parametrize("fraction", [0, 500_000], ids=["whole_second", "half_second"])
+def test_stepping_past_a_stuck_second_requests_every_day_since_it(
+    emulator, store, persistiq, tick, fraction
+):
+    two_days_ago = today_start() - timedelta(days=2)
+    stuck_at = two_days_ago + timedelta(hours=1, microseconds=fraction)
+    bulk = sorted(store.add_leads(150, at=stuck_at))
+    cursor = LeadsCursor(format_timestamp(stuck_at), tuple(bulk[:100]))  # page 1, seen
+    result = tick(persistiq, cursor.to_json())
+    assert [r.partition_key for r in result.run_requests] == [
+        day_key(two_days_ago + timedelta(days=offset)) for offset in range(3)
+    ]
+    past = LeadsCursor.from_json(result.cursor)
+    assert past.updated_at == utc_z(
+        stuck_at.replace(microsecond=0) + timedelta(seconds=2 if fraction else 1)
+    )
+    assert past.ids_at_cursor == ()
+    # The next tick asks from the stuck second on: the bulk is behind it.
+    assert tick(persistiq, result.cursor).run_requests == []
+    assert parse_instant(updated_after_sent(emulator)[-1]) >= stuck_at
+
+
+def test_a_stuck_second_not_over_yet_waits(emulator, store, persistiq, tick):
+    ahead = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=1)  # a clock ahead
+    bulk = sorted(store.add_leads(150, at=ahead))
+    cursor = LeadsCursor(format_timestamp(ahead), tuple(bulk[:100])).to_json()
+    result = tick(persistiq, cursor)
+    assert result.run_requests == []
+    assert "wait" in result.skip_message
+    assert result.cursor == cursor
+
+
 def test_lead_in_a_day_without_partition_holds_the_cursor(emulator, store, persistiq, tick):
     first = tick(persistiq)
     store.update_leads(count=1, at=datetime.now(UTC) + timedelta(days=2))
@@ -263,7 +339,9 @@ def test_stopped_emulator_skips(tick):
     with PersistIQEmulator(store=make_dataset(leads=10)) as emulator:
         persistiq = persistiq_for(emulator)
     result = tick(persistiq)  # the emulator has stopped
-    assert "unreachable" in result.skip_message
+    assert "Could not connect" in result.skip_message
+    assert "(connection refused)" in result.skip_message
+    assert settings.BASE_URL_ENV in result.skip_message
     assert result.cursor is None
 
 

@@ -6,11 +6,11 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from persistiq_dagster.source import parse_instant
+from persistiq_dagster.source import parse_instant, server_lower_bound
 
 
 @dataclass(frozen=True)
@@ -18,7 +18,8 @@ class LeadsCursor:
     """What the leads sensor has seen, kept as JSON in the sensor cursor.
 
     ``updated_at``: the highest ``updated_at`` seen, as PersistIQ wrote it (at first, the start
-    of the day the sensor first ticked). ``ids_at_cursor``: the leads already seen at exactly
+    of the day the sensor first ticked; after the "stuck page" rule, the whole second
+    ``step_past`` gave, with no ids). ``ids_at_cursor``: the leads already seen at exactly
     that instant, so a lead updated in the same second but seen only later still counts.
     ``fingerprint``: sha256 of the page's leads that have no ``updated_at`` (None until a
     first page was read).
@@ -52,6 +53,16 @@ class LeadsCursor:
         if not isinstance(fingerprint, str | None):
             raise ValueError(f"not a leads sensor cursor: {raw[:200]!r}")
         return cls(updated_at, ids, fingerprint)
+
+
+def step_past(value: str) -> str:
+    """The first whole second (``...Z``) whose ``updated_after`` leaves the instant ``value``
+    behind: one second past ``value``'s second (two past it when ``value`` has a fraction)."""
+    moment = parse_instant(value).astimezone(UTC)
+    step = moment.replace(microsecond=0)
+    while parse_instant(server_lower_bound(step.isoformat())) < moment:
+        step += timedelta(seconds=1)
+    return step.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def start_of_today(timezone: str) -> datetime:

@@ -9,7 +9,13 @@ from urllib.parse import urlsplit
 import requests
 
 from persistiq_dagster import settings
-from persistiq_dagster.errors import check_envelope, error_fields, raise_for_persistiq_error
+from persistiq_dagster.errors import (
+    check_envelope,
+    connect_failure,
+    error_fields,
+    raise_for_persistiq_error,
+)
+from persistiq_dagster.http_session import CONNECT_TIMEOUT_SECONDS
 from persistiq_dagster.resources import PersistIQResource
 from persistiq_dagster.source import LEADS_CURSOR_PARAM
 
@@ -58,15 +64,21 @@ def poll_leads(persistiq: PersistIQResource, updated_after: str) -> LeadsPage:
                 "User-Agent": persistiq.user_agent,
                 "Accept": "application/json",
             },
-            timeout=quick.request_timeout,
+            timeout=(min(CONNECT_TIMEOUT_SECONDS, quick.request_timeout), quick.request_timeout),
         )
-    except requests.Timeout as error:
-        raise LeadsPollError(
-            f"PersistIQ at {persistiq.base_url} did not answer within "
-            f"{quick.request_timeout:g} s ({attempts} attempts, {type(error).__name__}); check "
-            f"{settings.BASE_URL_ENV} and the network"
-        ) from None
     except requests.RequestException as error:
+        failure = connect_failure(error)
+        if failure:  # not retried: the host never answered
+            raise LeadsPollError(
+                f"Could not connect to PersistIQ at {persistiq.base_url} ({failure}); check "
+                f"{settings.BASE_URL_ENV} and the network"
+            ) from None
+        if isinstance(error, requests.Timeout):
+            raise LeadsPollError(
+                f"PersistIQ at {persistiq.base_url} did not answer within "
+                f"{quick.request_timeout:g} s ({attempts} attempts, {type(error).__name__}); "
+                f"check {settings.BASE_URL_ENV} and the network"
+            ) from None
         raise LeadsPollError(
             f"PersistIQ is unreachable at {persistiq.base_url} ({attempts} attempts, "
             f"{type(error).__name__}); check {settings.BASE_URL_ENV} and the network"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import replace
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from dagster import (
@@ -27,6 +27,7 @@ from persistiq_dagster.sensors.leads_cursor import (
     page_fingerprint,
     partition_day,
     start_of_today,
+    step_past,
 )
 from persistiq_dagster.sensors.leads_poll import LeadsPollError, poll_leads
 from persistiq_dagster.source import (
@@ -89,9 +90,11 @@ def _days_between(first: date, last: date) -> list[date]:
     description=(
         "Asks PersistIQ, with one request a tick, for leads updated since the last update seen "
         "(GET /leads?updated_after=, page 1) and launches persistiq_leads_job for each day that "
-        "holds a new update (normally today), once per update. Starts from the beginning of "
-        "today; never backfills older days. Skips, without moving on, while PersistIQ cannot "
-        f"be read. Interval: {settings.LEADS_SENSOR_INTERVAL_ENV} seconds."
+        "holds a new update (normally today), once per update. When page 1 holds only leads "
+        "already seen and PersistIQ has more (a bulk update in one second), steps past that "
+        "second and launches every day since it. Starts from the beginning of today; never "
+        "backfills older days. Skips, without moving on, while PersistIQ cannot be read. "
+        f"Interval: {settings.LEADS_SENSOR_INTERVAL_ENV} seconds."
     ),
 )
 def leads_updates_sensor(
@@ -99,25 +102,40 @@ def leads_updates_sensor(
 ) -> SensorResult | SkipReason:
     """Request ``leads_job`` runs for the days in which PersistIQ leads were updated.
 
-    Leads with ``updated_at``: every lead whose ``updated_at`` is after the cursor (or at the
-    cursor and not seen yet) is new; a run is requested for the day of each, in the partitions'
-    timezone, and the cursor moves to the highest ``updated_at``. ``updated_after`` is sent one
-    second before the cursor (``server_lower_bound``) and the rest is filtered here. When the
-    page is full and PersistIQ has more (only page 1 is read), every day from the cursor's to
-    today is requested, since the unread pages may hold any of them. A new lead whose day is
-    not a partition yet (a clock ahead of ours) holds the cursor back until the day exists.
+    One request a tick: page 1 of ``GET /leads?updated_after=``, sent one second before the
+    cursor (``server_lower_bound``); the rest is filtered here. PersistIQ orders leads by id,
+    not by time, so page 1 is the lowest ids updated since, not the oldest updates. The rules:
 
-    Leads without ``updated_at`` (the public docs' sample lead has none): the sensor cannot
-    tell which changed, so it keeps a fingerprint of them (sha256 of their sorted ids and
-    statuses) in the cursor. The first tick records it; afterwards a changed fingerprint
-    requests today's partition and an unchanged one requests nothing. Only page 1 is
-    fingerprinted, so with more than a page of such leads a change on a later page goes
-    unnoticed until the next scheduled load.
-
-    Every run key is derived from the day and the new cursor, so a run is never requested
-    twice. When PersistIQ cannot be read (no key, unreachable, timeout, 401, 5xx or 429 after
-    the retries, a malformed page) the tick skips with the reason and the cursor stays put.
+    1. New update. A lead whose ``updated_at`` is after the cursor (or at the cursor and not
+       in ``ids_at_cursor``) is new: a run is requested for its day, in the partitions'
+       timezone, and the cursor moves to the highest ``updated_at``, remembering the ids there.
+    2. Full page. When page 1 holds a new lead and PersistIQ has more, every day from the
+       cursor's to today is requested too: the unread pages may hold any of them.
+    3. Stuck page. When page 1 holds leads with ``updated_at`` but none new, and PersistIQ has
+       more (typically a bulk update put more than a page of leads in the cursor's second),
+       page 1 would come back the same every tick and later updates, on the unread pages,
+       would never be seen. Then every day from the cursor's to today is requested (as in
+       rule 2) and the cursor steps past its second (``step_past``, no ids): the runs load
+       every lead of that second, seen or not, and the next ``updated_after`` leaves those
+       leads behind, so later updates reach page 1. Only once the stepped-over span has ended
+       by our clock when the tick starts (a lead written in it after the runs read would be
+       lost); until then the tick skips and the cursor stays. Reading page 2 instead would
+       break one request a tick, and PersistIQ has no other filter to move page 1 on.
+    4. Day ahead. A new lead whose day is not a partition yet (a clock ahead of ours) holds
+       the cursor back until the day exists.
+    5. No ``updated_at`` (the public docs' sample lead has none). The sensor cannot tell which
+       lead changed, so it keeps a fingerprint of them (sha256 of their sorted ids and
+       statuses) in the cursor. The first tick records it; afterwards a changed fingerprint
+       requests today's partition and an unchanged one requests nothing. Only page 1 is
+       fingerprinted, so with more than a page of such leads a change on a later page goes
+       unnoticed until the next scheduled load (and rule 3 needs a lead with ``updated_at``
+       on page 1: stepping the cursor would not change a page of leads without it).
+    6. Run keys. Every run key is derived from the day and the new cursor, so a run is never
+       requested twice, and a tick that moves the cursor never repeats an earlier key.
+    7. PersistIQ unreadable (no key, unreachable, timeout, 401, 5xx or 429 after the
+       retries, a malformed page): the tick skips with the reason and the cursor stays put.
     """
+    tick_started = datetime.now(UTC)  # rule 3; taken before today, so its day is <= today's
     timezone = leads_daily_partitions.timezone
     today = start_of_today(timezone)
     cursor = LeadsCursor(to_iso_timestamp(today))
@@ -140,6 +158,18 @@ def leads_updates_sensor(
         context.log.warning(reason)
         return SkipReason(reason)
 
+    # Rule 3: page 1 holds leads with updated_at, none new, and more pages follow.
+    stepped = None
+    if page.more and not new and len(untimed) < len(page.leads):
+        stepped = step_past(cursor.updated_at)
+        if parse_instant(stepped) > tick_started:
+            reason = (
+                f"Page 1 holds only PersistIQ leads already seen at {cursor.updated_at} and "
+                f"PersistIQ has more; waiting until {stepped} to step past that second"
+            )
+            context.log.info(reason)
+            return SensorResult(skip_reason=SkipReason(reason), cursor=cursor.to_json())
+
     # Days that hold new updates; a day after the last partition waits for its partition.
     first_day, last_day = _partition_days()
     days: set[date] = set()
@@ -153,7 +183,7 @@ def leads_updates_sensor(
         placed.append(lead)
         if day >= first_day:
             days.add(day)
-    if placed and page.more:
+    if page.more and (placed or stepped):  # rules 2 and 3: the unread pages may hold any day
         start = max(partition_day(cursor.updated_at, timezone), first_day)
         days.update(_days_between(start, today.date()))
 
@@ -162,7 +192,9 @@ def leads_updates_sensor(
         days.add(today.date())
 
     new_cursor = replace(cursor, fingerprint=fingerprint)
-    if placed:
+    if stepped:
+        new_cursor = LeadsCursor(stepped, (), fingerprint)
+    elif placed:
         latest = latest_timestamp([lead[LEADS_CURSOR_FIELD] for lead in placed])
         latest_instant = parse_instant(latest)
         at_latest = {
@@ -194,7 +226,12 @@ def leads_updates_sensor(
     change = hashlib.sha256(f"{context.cursor}|{new_cursor.to_json()}".encode()).hexdigest()[:12]
     day_keys = [day.strftime(leads_daily_partitions.fmt) for day in sorted(days)]
     context.log.info(
-        f"{len(placed)} PersistIQ lead(s) updated after {cursor.updated_at}"
+        (
+            f"Page 1 holds only PersistIQ leads already seen at {cursor.updated_at} and "
+            f"PersistIQ has more: stepping past that second to {stepped}"
+            if stepped
+            else f"{len(placed)} PersistIQ lead(s) updated after {cursor.updated_at}"
+        )
         + (", lead(s) without updated_at changed" if untimed and today.date() in days else "")
         + f": requesting {', '.join(day_keys)}"
     )

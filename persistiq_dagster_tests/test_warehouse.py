@@ -1,0 +1,140 @@
+"""The warehouse resource: dlt state per warehouse, the lock that keeps writers apart in any
+Dagster instance, and a DuckDB path that cannot be written."""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from persistiq_dagster.errors import PersistIQConfigError
+from persistiq_dagster.resources import PersistIQWarehouse
+from persistiq_dagster.warehouse_lock import WarehouseBusyError, warehouse_lock
+from persistiq_dagster_tests.conftest import count_rows, run_assets
+from persistiq_dagster_tests.dagster_cli import PROJECT_DIR
+
+HOLDER = "run 0f3a step persistiq_leads"
+
+
+def hold_lock(lock_path: Path, seconds: float) -> subprocess.Popen:
+    """Another process that holds ``lock_path`` for ``seconds``; returns once it holds it."""
+    script = textwrap.dedent(
+        f"""
+        import sys, time
+        from pathlib import Path
+        from persistiq_dagster.warehouse_lock import warehouse_lock
+        lock_path = Path({str(lock_path)!r})
+        with warehouse_lock(lock_path, {HOLDER!r}, timeout=5):
+            print("held", flush=True)
+            time.sleep({seconds})
+            lock_path.with_suffix(".done").touch()  # the last thing done while holding it
+        """
+    )
+    holder = subprocess.Popen(
+        [sys.executable, "-c", script], cwd=PROJECT_DIR, stdout=subprocess.PIPE, text=True,
+        start_new_session=True,
+    )  # fmt: skip
+    assert holder.stdout.readline().strip() == "held"
+    return holder
+
+
+def test_a_second_writer_waits_for_the_first(tmp_path):
+    lock_path = tmp_path / "warehouse.duckdb.lock"
+    holder = hold_lock(lock_path, seconds=1.0)
+    try:
+        waited: list[str] = []
+        with warehouse_lock(lock_path, "run b", timeout=60, log=waited.append):
+            assert lock_path.with_suffix(".done").exists(), "got the lock while it was held"
+        assert HOLDER in waited[0]  # the wait says who holds the warehouse
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_past_the_bound_the_error_names_the_holder_and_the_setting(tmp_path):
+    lock_path = tmp_path / "warehouse.duckdb.lock"
+    holder = hold_lock(lock_path, seconds=60)
+    try:
+        with (
+            pytest.raises(WarehouseBusyError) as raised,
+            warehouse_lock(lock_path, "run b", timeout=0.5),
+        ):
+            pass
+    finally:
+        os.killpg(holder.pid, signal.SIGKILL)
+        holder.wait()
+    message = str(raised.value)
+    assert HOLDER in message and f"pid {holder.pid}" in message
+    assert "PERSISTIQ_WAREHOUSE_LOCK_TIMEOUT_SECONDS" in message
+
+
+def test_a_killed_holder_frees_the_lock(tmp_path):
+    lock_path = tmp_path / "warehouse.duckdb.lock"
+    holder = hold_lock(lock_path, seconds=60)
+    os.killpg(holder.pid, signal.SIGKILL)
+    holder.wait()
+    started = time.monotonic()
+    with warehouse_lock(lock_path, "run b", timeout=30):
+        pass
+    assert time.monotonic() - started < 25  # far from the bound: the OS freed it at once
+
+
+def test_each_warehouse_keeps_its_own_dlt_state_and_loads_exactly(
+    emulator, store, persistiq, tmp_path
+):
+    shared_dir = str(tmp_path / "dlt_pipelines")
+    warehouse_a, warehouse_b = (
+        PersistIQWarehouse(duckdb_path=str(tmp_path / name), pipelines_dir=shared_dir)
+        for name in ("a.duckdb", "b.duckdb")
+    )
+    assert warehouse_a.working_dir() != warehouse_b.working_dir()
+    assert warehouse_a.working_dir().parent == Path(shared_dir)
+
+    def load(warehouse: PersistIQWarehouse) -> dict[str, bool]:
+        result = run_assets(persistiq, warehouse)
+        assert {table: count_rows(warehouse, table) for table in ("users", "campaigns")} == {
+            "users": len(store.users),
+            "campaigns": len(store.campaigns),
+        }
+        assert count_rows(warehouse, "leads") == len(store.leads)
+        return {
+            event.asset_key.path[-1]: event.materialization.metadata["first_run"].value
+            for event in result.get_asset_materialization_events()
+        }
+
+    assert load(warehouse_a) == {"leads": True}
+    assert load(warehouse_b) == {"leads": True}  # a new warehouse starts clean
+    assert load(warehouse_a) == {"leads": False}
+
+
+def test_a_duckdb_path_that_cannot_be_written_says_so(tmp_path):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    warehouse = PersistIQWarehouse(duckdb_path=str(blocker / "warehouse.duckdb"))
+
+    with pytest.raises(PersistIQConfigError) as raised, warehouse.lock("run a"):
+        pass
+
+    message = str(raised.value)
+    assert message.startswith(f"Cannot write {blocker / 'warehouse.duckdb'}")
+    assert "PERSISTIQ_DUCKDB_PATH" in message
+    assert "credentials" not in message and "internet" not in message
+
+
+def test_loading_the_definitions_writes_dlt_state_only_under_the_pipelines_dir(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PERSISTIQ_")}
+    env.update(
+        DLT_DATA_DIR=str(tmp_path / "dlt_default"),  # where dlt would write by default
+        PERSISTIQ_PIPELINES_DIR=str(tmp_path / "chosen"),
+        RUNTIME__DLTHUB_TELEMETRY="false",
+    )
+    subprocess.run(
+        [sys.executable, "-c", "import persistiq_dagster.definitions"],
+        cwd=PROJECT_DIR, env=env, check=True, timeout=120,
+    )  # fmt: skip
+    assert not (tmp_path / "dlt_default" / "pipelines").exists()
+    assert list((tmp_path / "chosen").iterdir()), "the chosen folder holds the working state"
