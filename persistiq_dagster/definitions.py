@@ -1,6 +1,6 @@
 """The Dagster Definitions: assets, checks, jobs, schedules, sensors and resources."""
 
-from dagster import Definitions
+from dagster import Definitions, in_process_executor
 
 from persistiq_dagster.assets import persistiq_core_assets, persistiq_leads_assets
 from persistiq_dagster.checks import persistiq_asset_checks
@@ -10,12 +10,15 @@ from persistiq_dagster.jobs import leads_job, users_campaigns_job
 from persistiq_dagster.schedules import leads_daily_schedule, users_campaigns_daily_schedule
 from persistiq_dagster.sensors import leads_updates_sensor, persistiq_run_failure_sensor
 
+# Every step holds the warehouse lock, so steps never run side by side: one process per run,
+# not one per step, saves a Python start and an import of these Definitions for each step.
 defs = Definitions(
     assets=[persistiq_core_assets, persistiq_leads_assets],
     asset_checks=persistiq_asset_checks,
     jobs=[users_campaigns_job, leads_job],
     schedules=[users_campaigns_daily_schedule, leads_daily_schedule],
     sensors=[leads_updates_sensor, persistiq_run_failure_sensor],
+    executor=in_process_executor,
     resources={
         "dlt": PersistIQDltResource(),
         "persistiq": persistiq_from_env(),

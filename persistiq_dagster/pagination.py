@@ -1,7 +1,7 @@
 """The PersistIQ paginator: every page exactly once, with the request's own parameters kept.
 
 PersistIQ answers ``{"has_more": true, "next_page": ...}`` where ``next_page`` is an absolute
-URL in the public examples and "the next page number" in seed 000. Following the URL verbatim
+URL in the public examples and "the next page number" in the API description. Following it verbatim
 could drop filters such as ``updated_after`` on page 2+ (whether PersistIQ keeps them is not
 known), so only the page number is taken from it and set on the original request.
 """

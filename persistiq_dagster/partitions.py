@@ -1,10 +1,6 @@
 """Daily partitions of the leads asset, by the day a lead was last updated."""
 
 from dagster import DailyPartitionsDefinition
-from dagster._core.storage.tags import (
-    ASSET_PARTITION_RANGE_END_TAG,
-    ASSET_PARTITION_RANGE_START_TAG,
-)
 
 from persistiq_dagster.env import start_date_from_env, timezone_from_env
 
@@ -20,6 +16,11 @@ def leads_daily_partitions_from_env() -> DailyPartitionsDefinition:
 
 
 leads_daily_partitions = leads_daily_partitions_from_env()
+
+# The run tags with which Dagster runs one run over a range of partitions (a backfill). They
+# are documented tags, but their constants live only in Dagster's private modules.
+ASSET_PARTITION_RANGE_START_TAG = "dagster/asset_partition_range_start"
+ASSET_PARTITION_RANGE_END_TAG = "dagster/asset_partition_range_end"
 
 
 def partition_range_tags(first: str, last: str) -> dict[str, str]:

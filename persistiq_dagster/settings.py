@@ -20,7 +20,7 @@ MAX_RETRIES_ENV = "PERSISTIQ_MAX_RETRIES"
 DEFAULT_BASE_URL = "https://api.persistiq.com/v1/"
 DEFAULT_USER_AGENT = f"persistiq_dagster/{__version__} (dlt rest_api)"
 DEFAULT_START_DATE = "2024-01-01"
-# Seed 000: 1000 requests a minute, exponential backoff, at most 7 retries.
+# PersistIQ's API description: 1000 requests a minute, exponential backoff, at most 7 retries.
 DEFAULT_REQUESTS_PER_MINUTE = 1000
 DEFAULT_MAX_RETRIES = 7
 DEFAULT_BACKOFF_FACTOR = 1.0

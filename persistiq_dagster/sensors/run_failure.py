@@ -7,14 +7,14 @@ import re
 
 import requests
 from dagster import DagsterRun, DefaultSensorStatus, RunFailureSensorContext, run_failure_sensor
-from dagster._core.storage.tags import (
-    ASSET_PARTITION_RANGE_END_TAG,
-    ASSET_PARTITION_RANGE_START_TAG,
-)
 
 from persistiq_dagster import settings
 from persistiq_dagster.errors import redact
 from persistiq_dagster.jobs import leads_job, users_campaigns_job
+from persistiq_dagster.partitions import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+)
 
 WEBHOOK_TIMEOUT_SECONDS = 10.0
 # Runs of the implicit asset job (a materialisation launched from the UI) are named like this.
