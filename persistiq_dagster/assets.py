@@ -14,14 +14,19 @@ from typing import Any
 
 from dagster import AssetExecutionContext, Failure, MaterializeResult
 from dagster_dlt import DagsterDltResource, dlt_assets
+from dlt.destinations.sql_client import SqlClientBase
 from dlt.extract.source import DltSource
-from dlt.pipeline.pipeline import Pipeline
 
 from persistiq_dagster import settings
 from persistiq_dagster.env import warehouse_from_env
 from persistiq_dagster.errors import explain_failure
 from persistiq_dagster.partitions import leads_daily_partitions
-from persistiq_dagster.resources import PersistIQResource, PersistIQWarehouse, to_iso_timestamp
+from persistiq_dagster.resources import (
+    PersistIQResource,
+    PersistIQWarehouse,
+    step_holder,
+    to_iso_timestamp,
+)
 from persistiq_dagster.source import persistiq_source, server_lower_bound
 from persistiq_dagster.tables import count_current_rows, is_snapshot, retire_current_rows
 from persistiq_dagster.translator import PersistIQTranslator
@@ -35,11 +40,6 @@ REPEATS_METADATA_KEY = "persistiq/repeated_ids"
 translator = PersistIQTranslator()
 
 
-def step_description(context: AssetExecutionContext) -> str:
-    """Who holds the warehouse lock, as a user would look it up in the UI."""
-    return f"run {context.run_id} step {context.op.name}"
-
-
 def load_with_dlt(
     context: AssetExecutionContext,
     dlt: DagsterDltResource,
@@ -48,7 +48,7 @@ def load_with_dlt(
     warehouse: PersistIQWarehouse,
     pipeline_name: str,
     pages: Counter[str],
-    repeats: Counter[str] | None = None,
+    repeats: Counter[str],
     run_metadata: Mapping[str, Any] | None = None,
 ) -> Iterator[MaterializeResult]:
     """Run one dlt pipeline, holding the warehouse, and yield a materialisation per table.
@@ -60,23 +60,18 @@ def load_with_dlt(
     A failure to talk to PersistIQ becomes a ``Failure`` that says what happened and what to
     change, with the full error chain below it.
     """
-    with warehouse.lock(step_description(context), log=context.log.info):
+    with warehouse.lock(step_holder(context), log=context.log.info):
         pipeline = warehouse.build_pipeline(pipeline_name)
-        events = dlt.run(
-            context=context,
-            dlt_source=source,
-            dlt_pipeline=pipeline,
-            dagster_dlt_translator=translator,
-            loader_file_format=warehouse.loader_file_format,
-        )
-        try:
-            for event in events:
-                extra = dict(run_metadata or {})
-                if repeats is not None:
-                    extra[REPEATS_METADATA_KEY] = repeats[event.asset_key.path[-1]]
-                yield _materialization(
-                    event, pipeline, warehouse, pages, extra, context.has_partition_key
+        try:  # dagster-dlt yields its events once the whole load is done
+            events = list(
+                dlt.run(
+                    context=context,
+                    dlt_source=source,
+                    dlt_pipeline=pipeline,
+                    dagster_dlt_translator=translator,
+                    loader_file_format=warehouse.loader_file_format,
                 )
+            )
         except Exception as error:
             explanation = explain_failure(error, persistiq.base_url, persistiq.max_retries)
             if explanation is None:
@@ -84,41 +79,43 @@ def load_with_dlt(
             raise Failure(
                 description=explanation, metadata={"pages read": dict(pages)}
             ) from error
+        with pipeline.sql_client() as client:  # one connection for every table of the run
+            for event in events:
+                table = event.asset_key.path[-1]
+                rows_loaded = event.metadata.get("rows_loaded")  # left out when 0
+                loaded = int(rows_loaded.value) if rows_loaded else 0  # type: ignore[arg-type]
+                counts = {"dagster/row_count": _current_rows(client, table, loaded)}
+                if context.has_partition_key:
+                    counts["dagster/partition_row_count"] = loaded
+                if is_snapshot(table):
+                    counts[REPEATS_METADATA_KEY] = repeats[table]
+                yield MaterializeResult(
+                    asset_key=event.asset_key,
+                    metadata={
+                        **event.metadata,
+                        **(run_metadata or {}),
+                        **counts,
+                        "dagster/table_name": warehouse.qualified_table_name(table),
+                        PAGES_METADATA_KEY: pages[table],
+                        ROWS_METADATA_KEY: loaded,
+                    },
+                )
 
 
-def _materialization(
-    event: MaterializeResult,
-    pipeline: Pipeline,
-    warehouse: PersistIQWarehouse,
-    pages: Counter[str],
-    run_metadata: Mapping[str, Any] | None,
-    one_partition: bool,
-) -> MaterializeResult:
-    table = event.asset_key.path[-1]
-    rows_loaded = event.metadata.get("rows_loaded")
-    loaded = int(rows_loaded.value) if rows_loaded is not None else 0  # type: ignore[arg-type]
-    with pipeline.sql_client() as client:  # current rows: scd2 history left out
-        if is_snapshot(table) and loaded == 0:
-            retire_current_rows(client, table, datetime.now(UTC))
-        counts = {"dagster/row_count": count_current_rows(client, table)}
-    if one_partition:
-        counts["dagster/partition_row_count"] = loaded
-    return MaterializeResult(
-        asset_key=event.asset_key,
-        metadata={
-            **event.metadata,
-            **(run_metadata or {}),
-            **counts,
-            "dagster/table_name": warehouse.qualified_table_name(table),
-            PAGES_METADATA_KEY: pages[table],
-            ROWS_METADATA_KEY: loaded,
-        },
-    )
+def _current_rows(client: SqlClientBase, table: str, loaded: int) -> int:
+    """The table's current rows after a load of ``loaded`` rows (scd2 history left out)."""
+    if is_snapshot(table) and loaded == 0:
+        retire_current_rows(client, table, datetime.now(UTC))
+    return count_current_rows(client, table)
+
+
+# The warehouse as the environment names it, for the asset specs' destination kind only.
+spec_warehouse = warehouse_from_env()
 
 
 @dlt_assets(
     dlt_source=persistiq_source(name=settings.CORE_PIPELINE_NAME, resources=CORE_RESOURCES),
-    dlt_pipeline=warehouse_from_env().spec_pipeline(settings.CORE_PIPELINE_NAME),
+    dlt_pipeline=spec_warehouse.spec_pipeline(settings.CORE_PIPELINE_NAME),
     name=settings.CORE_PIPELINE_NAME,
     dagster_dlt_translator=translator,
     pool=settings.WAREHOUSE_POOL,
@@ -142,7 +139,7 @@ def persistiq_core_assets(
 
 @dlt_assets(
     dlt_source=persistiq_source(name=settings.LEADS_PIPELINE_NAME, resources=LEADS_RESOURCES),
-    dlt_pipeline=warehouse_from_env().spec_pipeline(settings.LEADS_PIPELINE_NAME),
+    dlt_pipeline=spec_warehouse.spec_pipeline(settings.LEADS_PIPELINE_NAME),
     name=settings.LEADS_PIPELINE_NAME,
     dagster_dlt_translator=translator,
     partitions_def=leads_daily_partitions,  # dagster-dlt defaults to single-run backfills
@@ -161,6 +158,7 @@ def persistiq_leads_assets(
     window = context.partition_time_window
     start, end = to_iso_timestamp(window.start), to_iso_timestamp(window.end)
     pages: Counter[str] = Counter()
+    repeats: Counter[str] = Counter()  # stays empty: leads are not a snapshot
     source = persistiq.build_source(
         name=settings.LEADS_PIPELINE_NAME,
         resources=LEADS_RESOURCES,
@@ -181,5 +179,6 @@ def persistiq_leads_assets(
         warehouse,
         settings.LEADS_PIPELINE_NAME,
         pages,
+        repeats,
         run_metadata=window_metadata,
     )

@@ -36,7 +36,7 @@ from dlt.destinations.sql_client import SqlClientBase
 from persistiq_dagster import settings
 from persistiq_dagster.assets import ROWS_METADATA_KEY
 from persistiq_dagster.dlt_resource import LOAD_IDS_METADATA_KEY
-from persistiq_dagster.resources import PersistIQWarehouse
+from persistiq_dagster.resources import PersistIQWarehouse, step_holder
 from persistiq_dagster.tables import (
     VALID_TO_COLUMN,
     count_current_rows,
@@ -68,9 +68,8 @@ def _sql_client(
 ) -> Iterator[SqlClientBase]:
     """An open connection to the pipeline's dataset, through dlt's own client, with the
     warehouse held for this check."""
-    what = f"run {context.run.run_id} check {context.op_execution_context.op.name}"
     with (
-        warehouse.lock(what, log=context.log.info),
+        warehouse.lock(step_holder(context), log=context.log.info),
         warehouse.build_pipeline(pipeline_name).sql_client() as client,
     ):
         yield client

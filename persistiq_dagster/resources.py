@@ -13,7 +13,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import dlt
-from dagster import ConfigurableResource
+from dagster import AssetCheckExecutionContext, AssetExecutionContext, ConfigurableResource
 from dlt.common.destination import Destination
 from dlt.common.pipeline import get_dlt_pipelines_dir
 from dlt.extract.source import DltSource
@@ -202,6 +202,11 @@ class PersistIQWarehouse(ConfigurableResource):
                 f"file or set {settings.DATASET_ENV} to another name."
             )
         return dlt.destinations.duckdb(credentials=str(path))
+
+
+def step_holder(context: AssetExecutionContext | AssetCheckExecutionContext) -> str:
+    """Who holds the warehouse lock, as a user would look it up in the UI: run and step."""
+    return f"run {context.run.run_id} step {context.op_execution_context.op.name}"
 
 
 def warehouse_key(destination: str, location: str, dataset: str) -> str:
