@@ -20,9 +20,9 @@ test: $(BIN)/activate
 	$(BIN)/ruff check .
 	$(BIN)/pytest
 
-## Measure load time and peak memory (see bench/README in the README's Benchmarks section).
+## Compare the project's Dagster CLI with a plain dlt script (README: Benchmarks).
 bench: $(BIN)/activate
-	$(BIN)/python bench/load_leads.py
+	$(BIN)/python bench/compare.py
 
 ## Start the Dagster UI on http://127.0.0.1:3000 with the project's instance settings.
 dev: $(BIN)/activate

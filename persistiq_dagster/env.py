@@ -121,6 +121,9 @@ def persistiq_from_env() -> PersistIQResource:
             settings.REQUESTS_PER_MINUTE_ENV, settings.DEFAULT_REQUESTS_PER_MINUTE
         ),
         max_retries=int_from_env(settings.MAX_RETRIES_ENV, settings.DEFAULT_MAX_RETRIES, 0),
+        concurrent_requests=int_from_env(
+            settings.CONCURRENT_REQUESTS_ENV, settings.DEFAULT_CONCURRENT_REQUESTS
+        ),
     )
 
 

@@ -53,11 +53,14 @@ def build_session(
     backoff_factor: float,
     max_retry_delay: float,
     request_timeout: float,
+    concurrency: int = 1,
 ) -> Session:
     """A session that keeps to the request budget and retries 429, 5xx, timeouts and
     dropped connections with exponential backoff (dlt's retrying client); an unreachable
     host fails at the first attempt."""
-    adapter = PersistIQAdapter(RequestBudget(requests_per_minute, rate_limit_window))
+    adapter = PersistIQAdapter(
+        RequestBudget(requests_per_minute, rate_limit_window), pool_maxsize=max(concurrency, 10)
+    )
     session = Client(
         request_timeout=(min(CONNECT_TIMEOUT_SECONDS, request_timeout), request_timeout),
         raise_for_status=False,

@@ -1,52 +1,142 @@
-"""A client-side request budget shared by every request of a run.
+"""A client-side request budget shared by every request of a run, from every thread.
 
-At most ``limit`` requests start in any ``window`` seconds (a sliding log, so a server
-counting fixed windows never sees more either), and when PersistIQ reports
-``X-RateLimit-Remaining: 0`` the next request waits for ``X-RateLimit-Reset`` (epoch seconds).
+At most ``limit`` requests in any ``window`` seconds, where a request occupies its place from
+the moment it is sent until ``window`` seconds after its answer arrived. A server counts a
+request somewhere between those two moments, so however it counts (sliding log or fixed
+windows starting at a first request), it never sees more than ``limit`` in its window.
+
+PersistIQ's own headers are obeyed too: after an answer with ``X-RateLimit-Remaining: R``,
+at most R more requests start (less those already in flight) before ``X-RateLimit-Reset``;
+once that moment has passed, at most ``X-RateLimit-Limit`` (less those in flight) until an
+answer tells the new window's state.
+
+Requests wait their turn by priority (``request_order``: the page number, for pages read
+ahead), so a page that is needed now never waits for a window behind pages guessed ahead of
+it, and a request that is no longer wanted leaves the queue without being sent.
 """
 
+import heapq
+import itertools
 import threading
 import time
 from collections import deque
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 from requests import PreparedRequest, Response
 from requests.adapters import HTTPAdapter
 
 MAX_SERVER_WAIT_SECONDS = 120.0
+ABANDON_POLL_SECONDS = 0.5
+
+
+class RequestAbandoned(Exception):
+    """The request was no longer wanted while it waited for the budget; it was not sent."""
+
+
+_order: ContextVar[tuple[float, Callable[[], bool]]] = ContextVar(
+    "persistiq_request_order", default=(0.0, lambda: False)
+)
+
+
+@contextmanager
+def request_order(priority: float, abandoned: Callable[[], bool]) -> Iterator[None]:
+    """Requests made inside wait behind those of lower ``priority``, and give up waiting once
+    ``abandoned()`` is true."""
+    token = _order.set((priority, abandoned))
+    try:
+        yield
+    finally:
+        _order.reset(token)
 
 
 class RequestBudget:
     def __init__(self, limit: int, window: float = 60.0) -> None:
         self.limit, self.window = limit, window
-        self._starts: deque[float] = deque(maxlen=limit)
-        self._server_reset_at = 0.0  # epoch seconds
-        self._lock = threading.Lock()
+        self._answered_at: deque[float] = deque()  # monotonic, in the order answers came
+        self._in_flight = 0
+        self._server_limit: int | None = None
+        self._server_remaining: int | None = None  # None: the server has said nothing
+        self._server_reset_at = 0.0  # epoch seconds; inf: not told yet for this window
+        self._waiting: list[tuple[float, int]] = []  # a heap of (priority, arrival)
+        self._arrivals = itertools.count()
+        self._changed = threading.Condition()
 
     def acquire(self) -> None:
-        """Wait until one more request fits the budget and the server's own window."""
-        with self._lock:
-            now = time.monotonic()
-            wait = 0.0
-            if len(self._starts) == self.limit:
-                wait = self._starts[0] + self.window - now
-            wait = max(wait, min(self._server_reset_at - time.time(), MAX_SERVER_WAIT_SECONDS))
-            if wait > 0:
-                time.sleep(wait)
-            self._starts.append(time.monotonic())
+        """Wait for this request's turn and a place in the budget and the server's window."""
+        priority, abandoned = _order.get()
+        ticket = (priority, next(self._arrivals))
+        with self._changed:
+            heapq.heappush(self._waiting, ticket)
+            try:
+                while True:
+                    if abandoned():
+                        raise RequestAbandoned
+                    wait = self._wait_seconds() if self._waiting[0] == ticket else None
+                    if wait is not None and wait <= 0:
+                        break
+                    self._changed.wait(min(wait or ABANDON_POLL_SECONDS, ABANDON_POLL_SECONDS))
+                heapq.heappop(self._waiting)
+            except BaseException:
+                self._waiting.remove(ticket)
+                heapq.heapify(self._waiting)
+                raise
+            finally:
+                self._changed.notify_all()
+            self._in_flight += 1
+            if self._server_remaining is not None:
+                self._server_remaining -= 1
 
-    def observe(self, response: Response) -> None:
-        """Remember PersistIQ's rate-limit headers, when it sends them."""
-        remaining = response.headers.get("X-RateLimit-Remaining")
-        reset = response.headers.get("X-RateLimit-Reset")
+    def release(self, response: Response | None) -> None:
+        """The request sent after ``acquire`` has its answer (None: it failed to get one)."""
+        with self._changed:
+            self._in_flight -= 1
+            self._answered_at.append(time.monotonic())
+            if response is not None:
+                self._observe(response)
+            self._changed.notify_all()
+
+    def _wait_seconds(self) -> float:
+        """How long until a request may start (0: now); a day while only answers can tell."""
+        now = time.monotonic()
+        while self._answered_at and self._answered_at[0] + self.window <= now:
+            self._answered_at.popleft()
+        wait = 0.0
+        if self._in_flight + len(self._answered_at) >= self.limit:
+            wait = self._answered_at[0] + self.window - now if self._answered_at else 86400.0
+        if self._server_remaining is None:
+            return wait
+        until_reset = self._server_reset_at - time.time()
+        if until_reset <= 0:  # a new window: as much as the server's limit, when it gave one
+            if self._server_limit is None:
+                self._server_remaining = None
+                return wait
+            self._server_remaining = self._server_limit - self._in_flight
+            self._server_reset_at = until_reset = float("inf")
+        if self._server_remaining > 0:
+            return wait
+        if until_reset == float("inf"):  # only an answer can tell when this window ends
+            if not self._in_flight:
+                self._server_remaining = None
+                return wait
+            return max(wait, 86400.0)
+        return max(wait, min(until_reset, MAX_SERVER_WAIT_SECONDS))
+
+    def _observe(self, response: Response) -> None:
+        headers = response.headers
+        remaining, reset = headers.get("X-RateLimit-Remaining"), headers.get("X-RateLimit-Reset")
         if remaining is None or reset is None:
             return
         try:
-            exhausted = int(remaining) <= 0
-            reset_at = float(reset)
+            remaining_now, reset_at = int(remaining), float(reset)
+            limit = headers.get("X-RateLimit-Limit")
+            self._server_limit = int(limit) if limit is not None else None
         except ValueError:
             return
-        if exhausted:
-            self._server_reset_at = reset_at
+        # Requests still in flight may not have been counted in this answer yet.
+        self._server_remaining = remaining_now - self._in_flight
+        self._server_reset_at = reset_at
 
 
 class RateLimitedAdapter(HTTPAdapter):
@@ -57,7 +147,10 @@ class RateLimitedAdapter(HTTPAdapter):
         self.budget = budget
 
     def send(self, request: PreparedRequest, *args, **kwargs) -> Response:
-        self.budget.acquire()
-        response = super().send(request, *args, **kwargs)
-        self.budget.observe(response)
-        return response
+        self.budget.acquire()  # may raise RequestAbandoned: then nothing is sent
+        response = None
+        try:
+            response = super().send(request, *args, **kwargs)
+            return response
+        finally:
+            self.budget.release(response)

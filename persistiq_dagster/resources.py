@@ -56,6 +56,11 @@ class PersistIQResource(ConfigurableResource):
     )
     rate_limit_window: float = Field(default=60.0, gt=0)
     max_retries: int = Field(default=settings.DEFAULT_MAX_RETRIES, ge=0)
+    concurrent_requests: int = Field(
+        default=settings.DEFAULT_CONCURRENT_REQUESTS,
+        ge=1,
+        description="Pages of one list requested at once (within the budget).",
+    )
     backoff_factor: float = Field(default=settings.DEFAULT_BACKOFF_FACTOR, ge=0)
     max_retry_delay: float = Field(default=settings.DEFAULT_MAX_RETRY_DELAY, gt=0)
     request_timeout: float = Field(default=settings.DEFAULT_REQUEST_TIMEOUT, gt=0)
@@ -76,6 +81,7 @@ class PersistIQResource(ConfigurableResource):
             backoff_factor=self.backoff_factor,
             max_retry_delay=self.max_retry_delay,
             request_timeout=self.request_timeout,
+            concurrency=self.concurrent_requests,
         )
 
     def build_source(
@@ -100,6 +106,7 @@ class PersistIQResource(ConfigurableResource):
             user_agent=self.user_agent,
             leads_start=to_iso_timestamp(leads_start) if leads_start else None,
             leads_end=to_iso_timestamp(leads_end) if leads_end else None,
+            concurrency=self.concurrent_requests,
             session=self.build_session(),
             pages=pages,
             repeats=repeats,

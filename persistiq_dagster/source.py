@@ -8,23 +8,32 @@ Three resources, each read from ``GET /<name>`` with records under the key of th
   become a time series) and one PersistIQ no longer returns is retired, not deleted.
 - ``leads`` load by ``updated_at`` window through ``updated_after``, merged on ``id``; when one
   load holds an id twice, the row with the latest ``updated_at`` wins (``dedup_sort``). Records
-  without ``updated_at`` are kept (merge on ``id`` removes the overlap).
+  without ``updated_at`` are kept (merge on ``id`` removes the overlap). Leads are the one list
+  that runs to thousands of pages, so they are read several pages at a time (``page_reader``),
+  by a dlt resource of our own handed to ``rest_api`` beside the declared ones.
 """
 
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import suppress
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
 from typing import Any
 
+import dlt
+from dlt.extract.resource import DltResource
 from dlt.extract.source import DltSource
 from dlt.sources.rest_api import rest_api_source
 from requests import Response, Session
 
 from persistiq_dagster.errors import check_envelope, raise_for_persistiq_error
+from persistiq_dagster.page_reader import page_fetcher, read_pages
 from persistiq_dagster.pagination import PersistIQPaginator
 from persistiq_dagster.schema import COLUMNS_BY_RESOURCE
-from persistiq_dagster.settings import DEFAULT_BASE_URL, DEFAULT_USER_AGENT
+from persistiq_dagster.settings import (
+    DEFAULT_BASE_URL,
+    DEFAULT_CONCURRENT_REQUESTS,
+    DEFAULT_USER_AGENT,
+)
 
 RESOURCE_NAMES = ("users", "campaigns", "leads")
 SNAPSHOT_RESOURCES = ("users", "campaigns")  # every call returns every current record
@@ -32,6 +41,11 @@ SNAPSHOT_WRITE_DISPOSITION = {"disposition": "merge", "strategy": "scd2"}
 MERGE_WRITE_DISPOSITION = {"disposition": "merge", "strategy": "delete-insert"}
 LEADS_CURSOR_FIELD = "updated_at"
 LEADS_CURSOR_PARAM = "updated_after"
+LEADS_TIMESTAMP_FIELDS = tuple(
+    name
+    for name, column in COLUMNS_BY_RESOURCE["leads"].items()
+    if column.get("data_type") == "timestamp"
+)
 
 RESOURCE_DESCRIPTIONS = {
     "users": (
@@ -63,11 +77,26 @@ def response_check(
     return check
 
 
-@lru_cache(maxsize=4096)
 def parse_instant(value: str | datetime) -> datetime:
-    """An ISO 8601 timestamp as an aware datetime (naive means UTC); cached: cursors repeat."""
+    """An ISO 8601 timestamp as an aware datetime (naive means UTC)."""
     moment = value if isinstance(value, datetime) else datetime.fromisoformat(value)
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def parse_timestamps(records: list[dict[str, Any]], fields: Sequence[str]) -> list[dict[str, Any]]:
+    """The ``fields`` of each record as datetimes, where they are ISO 8601 text.
+
+    Python's own parser, at about a microsecond a value, instead of dlt's per-value coercion
+    to its timestamp type in normalize (about 15: a third of normalize time for leads).
+    Text that is not ISO 8601 is left for dlt to deal with, as before.
+    """
+    for record in records:
+        for field in fields:
+            value = record.get(field)
+            if isinstance(value, str):
+                with suppress(ValueError):
+                    record[field] = parse_instant(value)
+    return records
 
 
 def latest_timestamp(values: Sequence[Any]) -> Any:
@@ -101,31 +130,53 @@ def first_of_each_id(resource: str, repeats: Counter[str]) -> Callable[[dict[str
     return first
 
 
-def write_disposition(resource: str) -> dict[str, str]:
-    """scd2 for snapshots (users, campaigns), delete-insert merge on ``id`` for leads."""
-    if resource in SNAPSHOT_RESOURCES:
-        return SNAPSHOT_WRITE_DISPOSITION
-    return MERGE_WRITE_DISPOSITION
-
-
-def leads_incremental(start: str, end: str | None) -> dict[str, Any]:
+def leads_incremental(start: str | None, end: str | None) -> dlt.sources.incremental[Any]:
     """Leads with ``start <= updated_at < end``: the lower bound goes to the server as
     ``updated_after``, the window is applied on the client (there is no upper-bound parameter).
 
     Without ``end`` dlt keeps the highest ``updated_at`` seen in the pipeline state and starts
     the next run there; with ``end`` (a partition window) the state is left alone.
     """
-    return {
-        "start_param": LEADS_CURSOR_PARAM,
-        "convert": server_lower_bound,
-        "cursor_path": LEADS_CURSOR_FIELD,
-        "last_value_func": latest_timestamp,
-        "initial_value": start,
-        "end_value": end,
-        "range_start": "closed",
-        "range_end": "open",
-        "on_cursor_value_missing": "include",
-    }
+    return dlt.sources.incremental(
+        LEADS_CURSOR_FIELD,
+        initial_value=start,
+        end_value=end,
+        last_value_func=latest_timestamp,
+        range_start="closed",
+        range_end="open",
+        on_cursor_value_missing="include",
+    )
+
+
+def leads_resource(
+    session: Session | None,
+    base_url: str,
+    headers: dict[str, str],
+    api_key: str | None,
+    updated: dlt.sources.incremental[Any],
+    concurrency: int,
+    pages: Counter[str],
+) -> DltResource:
+    """``GET /leads`` from ``updated_after`` on, ``concurrency`` pages at a time, in order."""
+
+    @dlt.resource(
+        name="leads",
+        primary_key="id",
+        write_disposition=MERGE_WRITE_DISPOSITION,  # type: ignore[arg-type]
+        columns=COLUMNS_BY_RESOURCE["leads"],
+    )
+    def leads(updated_at: dlt.sources.incremental[Any] = updated) -> Iterator[list[dict]]:
+        params = {}
+        if updated_at.last_value is not None:
+            params[LEADS_CURSOR_PARAM] = server_lower_bound(updated_at.last_value)
+        fetch = page_fetcher(
+            session or Session(), base_url, "leads", "leads", params, headers, api_key
+        )
+        for page in read_pages(fetch, concurrency):
+            pages["leads"] += 1
+            yield parse_timestamps(page.records, LEADS_TIMESTAMP_FIELDS)
+
+    return leads
 
 
 def persistiq_source(
@@ -137,6 +188,7 @@ def persistiq_source(
     user_agent: str = DEFAULT_USER_AGENT,
     leads_start: str | None = None,
     leads_end: str | None = None,
+    concurrency: int = DEFAULT_CONCURRENT_REQUESTS,
     session: Session | None = None,
     pages: Counter[str] | None = None,
     repeats: Counter[str] | None = None,
@@ -150,9 +202,7 @@ def persistiq_source(
     """
     pages = Counter() if pages is None else pages
     repeats = Counter() if repeats is None else repeats
-    endpoints: dict[str, dict[str, Any]] = {name: {} for name in RESOURCE_NAMES}
-    if leads_start is not None:
-        endpoints["leads"]["incremental"] = leads_incremental(leads_start, leads_end)
+    headers = {"User-Agent": user_agent, "Accept": "application/json"}
     client: dict[str, Any] = {
         "base_url": base_url,
         "auth": {
@@ -161,7 +211,7 @@ def persistiq_source(
             "api_key": api_key or "",
             "location": "header",
         },
-        "headers": {"User-Agent": user_agent, "Accept": "application/json"},
+        "headers": headers,
         "paginator": PersistIQPaginator(),
     }
     if session is not None:
@@ -172,21 +222,30 @@ def persistiq_source(
         "resources": [
             {
                 "name": resource,
-                "write_disposition": write_disposition(resource),
+                "write_disposition": SNAPSHOT_WRITE_DISPOSITION,
                 "columns": COLUMNS_BY_RESOURCE[resource],
                 "endpoint": {
                     "path": resource,
                     "data_selector": resource,
                     "response_actions": [response_check(resource, api_key, pages)],
-                    **endpoints[resource],
                 },
-                "processing_steps": (
-                    [{"filter": first_of_each_id(resource, repeats)}]
-                    if resource in SNAPSHOT_RESOURCES
-                    else []
-                ),
+                "processing_steps": [{"filter": first_of_each_id(resource, repeats)}],
             }
             for resource in resources
+            if resource in SNAPSHOT_RESOURCES
         ],
     }
+    if "leads" in resources:
+        updated = leads_incremental(leads_start, leads_end)
+        config["resources"].append(
+            leads_resource(
+                session,
+                base_url,
+                {**headers, "x-api-key": api_key or ""},
+                api_key,
+                updated,
+                concurrency,
+                pages,
+            )
+        )
     return rest_api_source(config, name=name)  # type: ignore[arg-type]

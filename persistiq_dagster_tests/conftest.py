@@ -1,6 +1,7 @@
 """Shared fixtures: a PersistIQ emulator on loopback and a DuckDB warehouse in tmp_path."""
 
 import os
+from collections import Counter
 from collections.abc import Iterator, Sequence
 
 import duckdb
@@ -13,6 +14,7 @@ from persistiq_dagster.emulator import EmulatorStore, PersistIQEmulator, make_da
 from persistiq_dagster.emulator.data import DEFAULT_UPDATED_DAYS
 from persistiq_dagster.partitions import partition_range_tags
 from persistiq_dagster.resources import PersistIQResource, PersistIQWarehouse
+from persistiq_dagster.settings import DEFAULT_CONCURRENT_REQUESTS
 
 os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")  # tests talk to loopback only
 
@@ -103,3 +105,29 @@ def count_rows(warehouse: PersistIQWarehouse, table: str) -> int:
 
 def page_count(records: int, page_size: int = 100) -> int:
     return max(1, -(-records // page_size))
+
+
+def served_pages(emulator: PersistIQEmulator, path: str) -> Counter[int]:
+    """How many times each page of ``path`` was answered 200."""
+    return Counter(
+        int(r.query.get("page", "1"))
+        for r in emulator.requests
+        if r.path == path and r.status == 200
+    )
+
+
+def assert_each_page_once(
+    emulator: PersistIQEmulator,
+    path: str,
+    records: int,
+    concurrency: int = DEFAULT_CONCURRENT_REQUESTS,
+) -> int:
+    """Every page of the list answered 200 exactly once; beyond its last page, only the
+    reader's guesses: at most ``min(pages, concurrency) - 1``. Returns the 200s counted."""
+    served, pages = served_pages(emulator, path), page_count(records)
+    assert {page: served[page] for page in range(1, pages + 1)} == dict.fromkeys(
+        range(1, pages + 1), 1
+    )
+    past_the_end = sum(count for page, count in served.items() if page > pages)
+    assert past_the_end <= min(pages, concurrency) - 1
+    return sum(served.values())

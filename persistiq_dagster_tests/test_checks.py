@@ -125,6 +125,18 @@ def execute(warehouse: PersistIQWarehouse, *statements: str) -> None:
             connection.execute(statement)
 
 
+def test_a_first_load_of_a_day_without_leads_passes_its_checks(
+    emulator, persistiq, warehouse, instance
+):
+    # A new warehouse, and a day PersistIQ has no leads for: dlt creates no table.
+    results = load(persistiq, warehouse, instance, select=["leads"], partition_key="2025-06-01")
+
+    assert set(results) == {key for key in EVERY_CHECK if key[0] == "leads"}
+    assert all(result.passed for result in results.values())
+    assert metadata(results[("leads", ID_CHECK_NAME)]) == {"rows": 0}
+    assert "not in the warehouse yet" in results[("leads", OWNER_CHECK_NAME)].description
+
+
 def test_the_jobs_run_every_check_after_a_normal_load_and_all_pass(
     emulator, persistiq, warehouse, instance
 ):

@@ -1,10 +1,22 @@
 """The client-side request budget and PersistIQ's rate-limit headers, against the emulator."""
 
-from persistiq_dagster_tests.conftest import count_rows, page_count, persistiq_for, run_assets
+import threading
+import time
+
+from persistiq_dagster.ratelimit import RequestAbandoned, RequestBudget, request_order
+from persistiq_dagster_tests.conftest import (
+    assert_each_page_once,
+    count_rows,
+    persistiq_for,
+    run_assets,
+)
+
+TABLES = ("users", "campaigns", "leads")
 
 
-def expected_requests(store) -> int:
-    return sum(page_count(len(store.records(table))) for table in ("users", "campaigns", "leads"))
+def assert_every_page_once(emulator, store) -> None:
+    for table in TABLES:
+        assert_each_page_once(emulator, f"/v1/{table}", len(store.records(table)))
 
 
 def test_a_budget_within_the_server_limit_gets_no_429(emulator, store, warehouse):
@@ -14,7 +26,7 @@ def test_a_budget_within_the_server_limit_gets_no_429(emulator, store, warehouse
     run_assets(persistiq, warehouse)
 
     assert emulator.count(status=429) == 0
-    assert emulator.count(status=200) == expected_requests(store)
+    assert_every_page_once(emulator, store)
     assert count_rows(warehouse, "leads") == len(store.leads)
 
 
@@ -26,8 +38,8 @@ def test_a_budget_above_the_server_limit_follows_its_headers(emulator, store, wa
 
     # X-RateLimit-Remaining: 0 makes the client wait for X-RateLimit-Reset before asking.
     assert emulator.count(status=429) == 0
-    assert emulator.count(status=200) == expected_requests(store)
-    for table in ("users", "campaigns", "leads"):
+    assert_every_page_once(emulator, store)
+    for table in TABLES:
         assert count_rows(warehouse, table) == len(store.records(table))
 
 
@@ -39,5 +51,40 @@ def test_429_without_headers_is_retried_until_the_load_completes(emulator, store
     run_assets(persistiq, warehouse, select=["leads"])
 
     assert emulator.count(path="/v1/leads", status=429) == 3
-    assert emulator.count(path="/v1/leads", status=200) == page_count(len(store.leads))
+    assert_each_page_once(emulator, "/v1/leads", len(store.leads))
     assert count_rows(warehouse, "leads") == len(store.leads)
+
+
+def test_waiting_requests_go_in_priority_order_and_unwanted_ones_leave():
+    budget = RequestBudget(limit=1, window=0.2)
+    budget.acquire()  # the window is full until 0.2 s after this request's answer
+    started: list[float] = []
+    gave_up: list[float] = []
+    unwanted = threading.Event()
+
+    def request(priority: float, abandoned=lambda: False) -> None:
+        with request_order(priority, abandoned):
+            try:
+                budget.acquire()
+            except RequestAbandoned:
+                gave_up.append(priority)
+                return
+        started.append(priority)
+        budget.release(None)
+
+    threads = [
+        threading.Thread(target=request, args=(3,)),
+        threading.Thread(target=request, args=(9, unwanted.is_set)),
+        threading.Thread(target=request, args=(1,)),
+        threading.Thread(target=request, args=(2,)),
+    ]
+    for thread in threads:
+        thread.start()
+        time.sleep(0.02)  # queued in this order: 3, 9, 1, 2
+    budget.release(None)
+    unwanted.set()
+    for thread in threads:
+        thread.join(timeout=5)
+
+    assert started == [1, 2, 3]
+    assert gave_up == [9]

@@ -9,8 +9,8 @@ import pytest
 from persistiq_dagster.emulator import PersistIQEmulator, make_dataset
 from persistiq_dagster.resources import PersistIQResource
 from persistiq_dagster_tests.conftest import (
+    assert_each_page_once,
     count_rows,
-    page_count,
     persistiq_for,
     query,
     run_assets,
@@ -31,8 +31,7 @@ def test_a_15_percent_5xx_fault_rate_still_loads_every_record_once(warehouse):
             assert query(warehouse, f"select count(distinct id) from persistiq.{table}") == [
                 (len(store.records(table)),)
             ]
-            ok = emulator.count(path=f"/v1/{table}", status=200)
-            assert ok == page_count(len(store.records(table)))
+            assert_each_page_once(emulator, f"/v1/{table}", len(store.records(table)))
 
 
 def test_dropped_connections_are_retried(emulator, store, warehouse):
@@ -115,7 +114,7 @@ def test_a_page_with_has_more_is_followed_even_when_short(emulator, store, wareh
     run_assets(persistiq_for(emulator), warehouse, select=["leads"])
 
     # Page 1 was replaced; pages 2.. are the server's own (ordered by id): leads 100.. arrive.
-    assert emulator.count(path="/v1/leads") == page_count(len(store.leads))
+    assert_each_page_once(emulator, "/v1/leads", len(store.leads))
     served = sorted(lead["id"] for lead in store.leads)
     expected = set(served[100:]) | {lead["id"] for lead in store.leads[:records]}
     assert {row[0] for row in query(warehouse, "select id from persistiq.leads")} == expected
@@ -126,7 +125,9 @@ def test_endless_empty_pages_with_has_more_fail_instead_of_looping(emulator, war
         body = {"status": "success", "has_more": True, "next_page": page + 1, "leads": []}
         emulator.inject(status=200, body=body, path="/v1/leads")
 
-    result = run_assets(persistiq_for(emulator), warehouse, select=["leads"], raise_on_error=False)
+    # One page at a time: each injected answer then goes to the page it names.
+    persistiq = persistiq_for(emulator, concurrent_requests=1)
+    result = run_assets(persistiq, warehouse, select=["leads"], raise_on_error=False)
 
     assert "3 empty pages in a row with has_more set" in failure_text(result)
     assert emulator.count(path="/v1/leads") == 3

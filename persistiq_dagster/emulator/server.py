@@ -57,7 +57,8 @@ class RequestRecord:
     query: dict[str, str]
     status: int
     user_agent: str | None
-    time: float
+    time: float  # when it arrived
+    answered: float = 0.0  # when its answer was ready
 
 
 @dataclass
@@ -251,7 +252,9 @@ class _Handler(BaseHTTPRequestHandler):
         status = 0 if response.drop_connection else response.status
         user_agent = self.headers.get("User-Agent")
         emulator._record(
-            RequestRecord(self.command, target.path, query, status, user_agent, arrived)
+            RequestRecord(
+                self.command, target.path, query, status, user_agent, arrived, time.time()
+            )
         )
         if response.drop_connection:
             self.close_connection = True
