@@ -15,7 +15,6 @@ Three resources, each read from ``GET /<name>`` with records under the key of th
 
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import suppress
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -83,19 +82,27 @@ def parse_instant(value: str | datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+def instant_or_text(value: str) -> datetime | str:
+    """``value`` as an aware datetime if it is ISO 8601, else unchanged (dlt deals with it)."""
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def parse_timestamps(records: list[dict[str, Any]], fields: Sequence[str]) -> list[dict[str, Any]]:
-    """The ``fields`` of each record as datetimes, where they are ISO 8601 text.
+    """The ``fields`` of each record as aware datetimes, where they are ISO 8601 text.
 
     Python's own parser, at about a microsecond a value, instead of dlt's per-value coercion
-    to its timestamp type in normalize (about 15: a third of normalize time for leads).
-    Text that is not ISO 8601 is left for dlt to deal with, as before.
+    to its timestamp type in normalize (about 15: a third of normalize time for leads); and
+    the incremental cursor then compares datetimes with plain ``max``.
     """
     for record in records:
         for field in fields:
             value = record.get(field)
-            if isinstance(value, str):
-                with suppress(ValueError):
-                    record[field] = parse_instant(value)
+            if value.__class__ is str:
+                record[field] = instant_or_text(value)
     return records
 
 
@@ -135,13 +142,15 @@ def leads_incremental(start: str | None, end: str | None) -> dlt.sources.increme
     ``updated_after``, the window is applied on the client (there is no upper-bound parameter).
 
     Without ``end`` dlt keeps the highest ``updated_at`` seen in the pipeline state and starts
-    the next run there; with ``end`` (a partition window) the state is left alone.
+    the next run there; with ``end`` (a partition window) the state is left alone. The bounds,
+    like the cursor values (``parse_timestamps``), are aware datetimes, so ``max`` orders them
+    by instant, not by text (``...00.5Z`` sorts before ``...00Z`` as a string).
     """
     return dlt.sources.incremental(
         LEADS_CURSOR_FIELD,
-        initial_value=start,
-        end_value=end,
-        last_value_func=latest_timestamp,
+        initial_value=parse_instant(start) if start else None,
+        end_value=parse_instant(end) if end else None,
+        last_value_func=max,
         range_start="closed",
         range_end="open",
         on_cursor_value_missing="include",
