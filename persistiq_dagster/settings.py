@@ -56,6 +56,8 @@ DEFAULT_DUCKDB_PATH = str(PROJECT_DIR / "data" / "persistiq_warehouse.duckdb")
 DEFAULT_DATASET = "persistiq"
 # dlt's default for DuckDB is INSERT statements: 45 s and 5.9 GB for 100k leads, measured.
 DEFAULT_LOADER_FILE_FORMAT = "parquet"
+# dlt's setting, under each pipeline's name, for gzip between extract and normalize (off here).
+DLT_NO_COMPRESSION = "DATA_WRITER__DISABLE_COMPRESSION"
 # How long a step waits for another run to finish with the warehouse before it fails.
 DEFAULT_WAREHOUSE_LOCK_TIMEOUT_SECONDS = 1800
 

@@ -23,6 +23,7 @@ def no_persistiq_settings(monkeypatch):
         "PERSISTIQ_TIMEZONE",
         "PERSISTIQ_DESTINATION",
         "PERSISTIQ_LOADER_FILE_FORMAT",
+        "PERSISTIQ_CONCURRENT_REQUESTS",
     ):
         monkeypatch.delenv(name, raising=False)
 
@@ -44,6 +45,20 @@ def test_a_bad_start_date_names_the_variable(monkeypatch):
         "(month must be in 1..12)"
     )
     assert raised.value.__suppress_context__
+
+
+def test_concurrent_requests_default_to_8_and_must_be_at_least_1(monkeypatch):
+    assert env.persistiq_from_env().concurrent_requests == 8
+    monkeypatch.setenv("PERSISTIQ_CONCURRENT_REQUESTS", "3")
+    assert env.persistiq_from_env().concurrent_requests == 3
+    monkeypatch.setenv("PERSISTIQ_CONCURRENT_REQUESTS", "0")
+
+    with pytest.raises(PersistIQConfigError) as raised:
+        env.persistiq_from_env()
+
+    assert str(raised.value) == (
+        "PERSISTIQ_CONCURRENT_REQUESTS='0' is not a whole number of at least 1"
+    )
 
 
 def test_timezone_defaults_and_accepts_iana_names(monkeypatch):

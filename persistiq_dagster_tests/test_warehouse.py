@@ -138,3 +138,22 @@ def test_loading_the_definitions_writes_dlt_state_only_under_the_pipelines_dir(t
     )  # fmt: skip
     assert not (tmp_path / "dlt_default" / "pipelines").exists()
     assert list((tmp_path / "chosen").iterdir()), "the chosen folder holds the working state"
+
+
+def test_dlt_passes_uncompressed_files_unless_the_user_says_otherwise(
+    emulator, persistiq, tmp_path, monkeypatch
+):
+    monkeypatch.delenv("PERSISTIQ_LEADS__DATA_WRITER__DISABLE_COMPRESSION", raising=False)
+    monkeypatch.setenv("PERSISTIQ_CORE__DATA_WRITER__DISABLE_COMPRESSION", "false")
+    warehouse = PersistIQWarehouse(
+        duckdb_path=str(tmp_path / "w.duckdb"), pipelines_dir=str(tmp_path / "p")
+    )
+
+    warehouse.build_pipeline("persistiq_leads")
+    warehouse.build_pipeline("persistiq_core")
+
+    assert os.environ["PERSISTIQ_LEADS__DATA_WRITER__DISABLE_COMPRESSION"] == "true"
+    assert os.environ["PERSISTIQ_CORE__DATA_WRITER__DISABLE_COMPRESSION"] == "false"
+    run_assets(persistiq, warehouse)  # loads as before, either way
+    assert count_rows(warehouse, "leads") == len(emulator.store.leads)
+    assert count_rows(warehouse, "users") == len(emulator.store.users)
