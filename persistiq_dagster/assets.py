@@ -73,12 +73,12 @@ def load_with_dlt(
                 )
             )
         except Exception as error:
-            explanation = explain_failure(error, persistiq.base_url, persistiq.max_retries)
+            explanation = explain_failure(
+                error, persistiq.base_url, persistiq.max_retries
+            ) or warehouse.explain_failure(error)
             if explanation is None:
                 raise
-            raise Failure(
-                description=explanation, metadata={"pages read": dict(pages)}
-            ) from error
+            raise Failure(description=explanation, metadata={"pages read": dict(pages)}) from error
         with pipeline.sql_client() as client:  # one connection for every table of the run
             for event in events:
                 table = event.asset_key.path[-1]

@@ -6,6 +6,7 @@ so it never enters run config.
 """
 
 import os
+import re
 from datetime import date
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -20,6 +21,8 @@ from dlt.common.destination.exceptions import (
 from persistiq_dagster import settings
 from persistiq_dagster.errors import PersistIQConfigError
 from persistiq_dagster.resources import PersistIQResource, PersistIQWarehouse
+
+MEMORY_AMOUNT = re.compile(r"\d+(\.\d+)?\s*([KMGT]i?B|B)", re.IGNORECASE)
 
 
 def int_from_env(name: str, default: int, minimum: int = 1) -> int:
@@ -127,6 +130,17 @@ def persistiq_from_env() -> PersistIQResource:
     )
 
 
+def memory_limit_from_env() -> str:
+    """``PERSISTIQ_DUCKDB_MEMORY_LIMIT``: an amount DuckDB understands, such as 128MB or 2GB."""
+    raw = str_from_env(settings.DUCKDB_MEMORY_LIMIT_ENV, settings.DEFAULT_DUCKDB_MEMORY_LIMIT)
+    if not MEMORY_AMOUNT.fullmatch(raw):
+        raise PersistIQConfigError(
+            f"{settings.DUCKDB_MEMORY_LIMIT_ENV}={raw!r} is not an amount of memory such as "
+            "128MB or 2GB"
+        )
+    return raw
+
+
 def warehouse_from_env() -> PersistIQWarehouse:
     """The warehouse resource as ``Definitions`` binds it, every setting with its default."""
     destination = destination_from_env()
@@ -136,6 +150,7 @@ def warehouse_from_env() -> PersistIQWarehouse:
         dataset_name=os.getenv(settings.DATASET_ENV, settings.DEFAULT_DATASET),
         loader_file_format=loader_file_format_from_env(destination),
         pipelines_dir=os.getenv(settings.PIPELINES_DIR_ENV) or None,
+        duckdb_memory_limit=memory_limit_from_env(),
         lock_timeout_seconds=int_from_env(
             settings.WAREHOUSE_LOCK_TIMEOUT_ENV, settings.DEFAULT_WAREHOUSE_LOCK_TIMEOUT_SECONDS, 0
         ),

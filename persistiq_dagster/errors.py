@@ -135,7 +135,8 @@ def connect_failure(error: BaseException) -> str | None:
     return None
 
 
-def _causes(error: BaseException) -> Iterator[BaseException]:
+def causes(error: BaseException) -> Iterator[BaseException]:
+    """``error`` and what caused it, outermost first."""
     seen: set[int] = set()
     current: BaseException | None = error
     while current is not None and id(current) not in seen:
@@ -149,7 +150,7 @@ def explain_failure(error: BaseException, base_url: str, retries: int) -> str | 
 
     None when the error did not come from talking to PersistIQ (a warehouse error, say).
     """
-    for cause in _causes(error):
+    for cause in causes(error):
         if isinstance(cause, PersistIQError):
             return str(cause)
         failure = connect_failure(cause)

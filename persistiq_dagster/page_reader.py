@@ -12,10 +12,12 @@ follows ``next_page`` one page at a time from there.
 
 The reader only schedules; each request still goes through the run's session, so the request
 budget, PersistIQ's rate-limit headers and the retries apply to every page as before. Pages
-queue for the budget in page order, and a guess found to lie past the end leaves the queue
-unsent: when the budget binds, no page that is needed waits for a window behind a guess.
+ask the budget for their place in page order (a thread started later may not overtake), and a
+guess found to lie past the end leaves the queue unsent: when the budget binds, no page that is
+needed waits for a window behind a guess.
 """
 
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -30,7 +32,7 @@ from persistiq_dagster.errors import (
     raise_for_persistiq_error,
 )
 from persistiq_dagster.pagination import MAX_CONSECUTIVE_EMPTY_PAGES, next_page_number
-from persistiq_dagster.ratelimit import request_order
+from persistiq_dagster.ratelimit import ABANDON_POLL_SECONDS, request_order
 from persistiq_dagster.settings import PAGE_PARAM
 
 
@@ -43,6 +45,26 @@ class Page:
 
 
 FetchPage = Callable[[int], Page]
+
+
+class SendOrder:
+    """Pages take their place in the request budget in page order, whichever thread runs
+    first: without it a guess could take the last place of a window from the page before it."""
+
+    def __init__(self) -> None:
+        self._next = 1
+        self._changed = threading.Condition()
+
+    def wait_turn(self, number: int, abandoned: Callable[[], bool]) -> None:
+        with self._changed:
+            while self._next < number and not abandoned():
+                self._changed.wait(ABANDON_POLL_SECONDS)
+
+    def done(self, number: int) -> None:
+        """Pages up to ``number`` have their place (or will never ask for one)."""
+        with self._changed:
+            self._next = max(self._next, number + 1)
+            self._changed.notify_all()
 
 
 def page_fetcher(
@@ -84,10 +106,18 @@ def read_pages(fetch: FetchPage, concurrency: int = 1) -> Iterator[Page]:
     empty_in_a_row = 0
     end = [float("inf")]  # no page from this number on is needed
     dropped: set[int] = set()  # guesses dropped when next_page skipped a number
+    order = SendOrder()
 
     def fetch_in_order(number: int) -> Page:
-        with request_order(number, lambda: number >= end[0] or number in dropped):
-            return fetch(number)
+        def abandoned() -> bool:
+            return number >= end[0] or number in dropped
+
+        try:
+            order.wait_turn(number, abandoned)
+            with request_order(number, abandoned, placed=lambda: order.done(number)):
+                return fetch(number)
+        finally:
+            order.done(number)
 
     try:
         while True:
@@ -114,6 +144,7 @@ def read_pages(fetch: FetchPage, concurrency: int = 1) -> Iterator[Page]:
             if page.next_page != page.number + 1:  # not consecutive: stop guessing
                 dropped.update(in_flight)
                 _cancel(in_flight)
+                order.done(page.next_page - 1)
                 concurrency, next_request = 1, page.next_page
             wanted, window = page.next_page, min(window + 1, concurrency)
     finally:

@@ -35,16 +35,22 @@ class RequestAbandoned(Exception):
     """The request was no longer wanted while it waited for the budget; it was not sent."""
 
 
-_order: ContextVar[tuple[float, Callable[[], bool]]] = ContextVar(
-    "persistiq_request_order", default=(0.0, lambda: False)
+def _nothing() -> None:
+    return None
+
+
+_order: ContextVar[tuple[float, Callable[[], bool], Callable[[], None]]] = ContextVar(
+    "persistiq_request_order", default=(0.0, lambda: False, _nothing)
 )
 
 
 @contextmanager
-def request_order(priority: float, abandoned: Callable[[], bool]) -> Iterator[None]:
-    """Requests made inside wait behind those of lower ``priority``, and give up waiting once
-    ``abandoned()`` is true."""
-    token = _order.set((priority, abandoned))
+def request_order(
+    priority: float, abandoned: Callable[[], bool], placed: Callable[[], None] = _nothing
+) -> Iterator[None]:
+    """Requests made inside wait behind those of lower ``priority``, give up waiting once
+    ``abandoned()`` is true, and call ``placed()`` once they have their place."""
+    token = _order.set((priority, abandoned, placed))
     try:
         yield
     finally:
@@ -65,7 +71,7 @@ class RequestBudget:
 
     def acquire(self) -> None:
         """Wait for this request's turn and a place in the budget and the server's window."""
-        priority, abandoned = _order.get()
+        priority, abandoned, placed = _order.get()
         ticket = (priority, next(self._arrivals))
         with self._changed:
             heapq.heappush(self._waiting, ticket)
@@ -87,6 +93,7 @@ class RequestBudget:
             self._in_flight += 1
             if self._server_remaining is not None:
                 self._server_remaining -= 1
+        placed()
 
     def release(self, response: Response | None) -> None:
         """The request sent after ``acquire`` has its answer (None: it failed to get one)."""

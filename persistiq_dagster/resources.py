@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import dlt
@@ -22,7 +23,7 @@ from pydantic import Field
 from requests import Session
 
 from persistiq_dagster import settings
-from persistiq_dagster.errors import PersistIQConfigError
+from persistiq_dagster.errors import PersistIQConfigError, causes
 from persistiq_dagster.http_session import build_session
 from persistiq_dagster.source import RESOURCE_NAMES, persistiq_source
 from persistiq_dagster.warehouse_lock import warehouse_lock
@@ -128,6 +129,10 @@ class PersistIQWarehouse(ConfigurableResource):
     pipelines_dir: str | None = Field(
         default=None, description="dlt's working folder; dlt's default when unset."
     )
+    duckdb_memory_limit: str = Field(
+        default=settings.DEFAULT_DUCKDB_MEMORY_LIMIT,
+        description="DuckDB's memory_limit while loading; beyond it DuckDB spills to disk.",
+    )
     lock_timeout_seconds: float = Field(
         default=settings.DEFAULT_WAREHOUSE_LOCK_TIMEOUT_SECONDS,
         ge=0,
@@ -160,6 +165,18 @@ class PersistIQWarehouse(ConfigurableResource):
             dataset_name=self.dataset_name,
             pipelines_dir=str(self.working_dir()),
         )
+
+    def explain_failure(self, error: BaseException) -> str | None:
+        """One line, with the setting to change, when the warehouse could not take the load;
+        None otherwise. dlt keeps the load package: the next run loads it."""
+        if self.is_duckdb and any("Out of Memory Error" in str(e) for e in causes(error)):
+            return (
+                f"DuckDB ran out of the memory {settings.DUCKDB_MEMORY_LIMIT_ENV} allows it "
+                f"({self.duckdb_memory_limit}) while loading into {self.duckdb_path}. Raise it, "
+                f"e.g. {settings.DUCKDB_MEMORY_LIMIT_ENV}=1GB, and run again: nothing is lost, "
+                "dlt loads the pending package first."
+            )
+        return None
 
     def working_dir(self) -> Path:
         """dlt's pipelines folder for this warehouse alone."""
@@ -214,7 +231,15 @@ class PersistIQWarehouse(ConfigurableResource):
                 f"load would fail with 'Ambiguous reference to catalog or schema'. Rename the "
                 f"file or set {settings.DATASET_ENV} to another name."
             )
-        return dlt.destinations.duckdb(credentials=str(path))
+        # Without a limit a merge holds memory in proportion to the load; insertion order is
+        # not needed (dedup and scd2 order explicitly) and costs memory to keep.
+        duckdb_settings: dict[str, Any] = {
+            "memory_limit": self.duckdb_memory_limit,
+            "preserve_insertion_order": False,
+        }
+        return dlt.destinations.duckdb(
+            credentials={"database": str(path), "global_config": duckdb_settings}
+        )
 
 
 def step_holder(context: AssetExecutionContext | AssetCheckExecutionContext) -> str:

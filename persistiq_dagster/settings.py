@@ -47,6 +47,7 @@ DATASET_ENV = "PERSISTIQ_DATASET"
 LOADER_FILE_FORMAT_ENV = "PERSISTIQ_LOADER_FILE_FORMAT"
 PIPELINES_DIR_ENV = "PERSISTIQ_PIPELINES_DIR"
 WAREHOUSE_LOCK_TIMEOUT_ENV = "PERSISTIQ_WAREHOUSE_LOCK_TIMEOUT_SECONDS"
+DUCKDB_MEMORY_LIMIT_ENV = "PERSISTIQ_DUCKDB_MEMORY_LIMIT"
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_DESTINATION = "duckdb"
@@ -56,6 +57,9 @@ DEFAULT_DUCKDB_PATH = str(PROJECT_DIR / "data" / "persistiq_warehouse.duckdb")
 DEFAULT_DATASET = "persistiq"
 # dlt's default for DuckDB is INSERT statements: 45 s and 5.9 GB for 100k leads, measured.
 DEFAULT_LOADER_FILE_FORMAT = "parquet"
+# DuckDB's memory for a load (it spills to disk beyond). Left to DuckDB (80% of RAM), merging
+# 1M leads took the process to 975 MB; with 128MB, 424 MB. With 64MB that merge ran out.
+DEFAULT_DUCKDB_MEMORY_LIMIT = "128MB"
 # dlt's setting, under each pipeline's name, for gzip between extract and normalize (off here).
 DLT_NO_COMPRESSION = "DATA_WRITER__DISABLE_COMPRESSION"
 # How long a step waits for another run to finish with the warehouse before it fails.

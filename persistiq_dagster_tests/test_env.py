@@ -24,6 +24,7 @@ def no_persistiq_settings(monkeypatch):
         "PERSISTIQ_DESTINATION",
         "PERSISTIQ_LOADER_FILE_FORMAT",
         "PERSISTIQ_CONCURRENT_REQUESTS",
+        "PERSISTIQ_DUCKDB_MEMORY_LIMIT",
     ):
         monkeypatch.delenv(name, raising=False)
 
@@ -58,6 +59,20 @@ def test_concurrent_requests_default_to_8_and_must_be_at_least_1(monkeypatch):
 
     assert str(raised.value) == (
         "PERSISTIQ_CONCURRENT_REQUESTS='0' is not a whole number of at least 1"
+    )
+
+
+def test_the_duckdb_memory_limit_defaults_to_128mb_and_must_be_an_amount(monkeypatch):
+    assert env.warehouse_from_env().duckdb_memory_limit == "128MB"
+    monkeypatch.setenv("PERSISTIQ_DUCKDB_MEMORY_LIMIT", "2GB")
+    assert env.warehouse_from_env().duckdb_memory_limit == "2GB"
+    monkeypatch.setenv("PERSISTIQ_DUCKDB_MEMORY_LIMIT", "lots")
+
+    with pytest.raises(PersistIQConfigError) as raised:
+        env.warehouse_from_env()
+
+    assert str(raised.value) == (
+        "PERSISTIQ_DUCKDB_MEMORY_LIMIT='lots' is not an amount of memory such as 128MB or 2GB"
     )
 
 

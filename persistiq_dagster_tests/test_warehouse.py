@@ -16,6 +16,7 @@ from persistiq_dagster.resources import PersistIQWarehouse
 from persistiq_dagster.warehouse_lock import WarehouseBusyError, warehouse_lock
 from persistiq_dagster_tests.conftest import count_rows, run_assets
 from persistiq_dagster_tests.dagster_cli import PROJECT_DIR
+from persistiq_dagster_tests.test_errors import failure_text
 
 HOLDER = "run 0f3a step persistiq_leads"
 
@@ -157,3 +158,36 @@ def test_dlt_passes_uncompressed_files_unless_the_user_says_otherwise(
     run_assets(persistiq, warehouse)  # loads as before, either way
     assert count_rows(warehouse, "leads") == len(emulator.store.leads)
     assert count_rows(warehouse, "users") == len(emulator.store.users)
+
+
+def test_loads_run_under_the_duckdb_memory_limit(emulator, store, persistiq, tmp_path):
+    warehouse = PersistIQWarehouse(
+        duckdb_path=str(tmp_path / "w.duckdb"),
+        pipelines_dir=str(tmp_path / "p"),
+        duckdb_memory_limit="64MB",
+    )
+    run_assets(persistiq, warehouse)
+
+    with warehouse.build_pipeline("persistiq_leads").sql_client() as client:
+        ((limit,),) = client.execute_sql("select current_setting('memory_limit')")
+        ((order,),) = client.execute_sql("select current_setting('preserve_insertion_order')")
+    assert limit in ("64.0 MB", "61.0 MiB")  # DuckDB shows the amount in its own unit
+    assert order is False
+    assert count_rows(warehouse, "leads") == len(store.leads)
+
+
+def test_duckdb_out_of_memory_names_the_setting_and_loses_nothing(
+    emulator, store, persistiq, tmp_path
+):
+    paths = {"duckdb_path": str(tmp_path / "w.duckdb"), "pipelines_dir": str(tmp_path / "p")}
+    starved = PersistIQWarehouse(**paths, duckdb_memory_limit="1MB")
+
+    result = run_assets(persistiq, starved, select=["leads"], raise_on_error=False)
+
+    assert not result.success
+    assert "DuckDB ran out of the memory PERSISTIQ_DUCKDB_MEMORY_LIMIT allows it (1MB)" in (
+        failure_text(result)
+    )
+    enough = PersistIQWarehouse(**paths)  # the default limit
+    run_assets(persistiq, enough, select=["leads"])
+    assert count_rows(enough, "leads") == len(store.leads)
