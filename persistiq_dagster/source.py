@@ -85,10 +85,9 @@ def parse_instant(value: str | datetime) -> datetime:
 def instant_or_text(value: str) -> datetime | str:
     """``value`` as an aware datetime if it is ISO 8601, else unchanged (dlt deals with it)."""
     try:
-        moment = datetime.fromisoformat(value)
+        return parse_instant(value)
     except ValueError:
         return value
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def parse_timestamps(records: list[dict[str, Any]], fields: Sequence[str]) -> list[dict[str, Any]]:
