@@ -26,12 +26,8 @@ from urllib.parse import urljoin
 
 from requests import Session
 
-from persistiq_dagster.errors import (
-    PersistIQPaginationError,
-    check_envelope,
-    raise_for_persistiq_error,
-)
-from persistiq_dagster.pagination import MAX_CONSECUTIVE_EMPTY_PAGES, next_page_number
+from persistiq_dagster.errors import check_envelope, raise_for_persistiq_error
+from persistiq_dagster.pagination import empty_pages_after, next_page_number
 from persistiq_dagster.ratelimit import ABANDON_POLL_SECONDS, request_order
 from persistiq_dagster.settings import PAGE_PARAM
 
@@ -130,17 +126,9 @@ def read_pages(fetch: FetchPage, concurrency: int = 1) -> Iterator[Page]:
             yield page
             if page.next_page is None:
                 return
-            if page.next_page <= page.number:
-                raise PersistIQPaginationError(
-                    f"next_page {page.next_page} after page {page.number} of {page.url}: "
-                    "following it would read a page again"
-                )
-            empty_in_a_row = 0 if page.records else empty_in_a_row + 1
-            if empty_in_a_row >= MAX_CONSECUTIVE_EMPTY_PAGES:
-                raise PersistIQPaginationError(
-                    f"{empty_in_a_row} empty pages in a row with has_more set, "
-                    f"up to page {page.number} of {page.url}"
-                )
+            empty_in_a_row = empty_pages_after(
+                page.number, page.next_page, bool(page.records), empty_in_a_row, page.url
+            )
             if page.next_page != page.number + 1:  # not consecutive: stop guessing
                 dropped.update(in_flight)
                 _cancel(in_flight)

@@ -35,6 +35,27 @@ def next_page_number(next_page: Any, page_param: str = PAGE_PARAM) -> int | None
     return int(values[0])
 
 
+def empty_pages_after(
+    number: int, next_page: int, has_records: bool, empty_in_a_row: int, url: str
+) -> int:
+    """Empty pages in a row up to page ``number``, whose ``next_page`` says more are coming.
+
+    Raises when following ``next_page`` would read a page again, or when too many empty pages
+    in a row claim more: a list that never ends fails instead of looping.
+    """
+    if next_page <= number:
+        raise PersistIQPaginationError(
+            f"next_page {next_page} after page {number} of {url}: "
+            "following it would read a page again"
+        )
+    empty_in_a_row = 0 if has_records else empty_in_a_row + 1
+    if empty_in_a_row >= MAX_CONSECUTIVE_EMPTY_PAGES:
+        raise PersistIQPaginationError(
+            f"{empty_in_a_row} empty pages in a row with has_more set, up to page {number} of {url}"
+        )
+    return empty_in_a_row
+
+
 class PersistIQPaginator(BasePaginator):
     """Page-number pagination driven by PersistIQ's ``next_page`` and ``has_more`` fields."""
 
@@ -55,17 +76,9 @@ class PersistIQPaginator(BasePaginator):
         if payload.get("has_more") is False or next_page is None:
             self._has_next_page = False
             return
-        if next_page <= self.current_page:
-            raise PersistIQPaginationError(
-                f"next_page {next_page} after page {self.current_page} of {response.url}: "
-                "following it would read a page again"
-            )
-        self.empty_pages_in_a_row = 0 if data else self.empty_pages_in_a_row + 1
-        if self.empty_pages_in_a_row >= MAX_CONSECUTIVE_EMPTY_PAGES:
-            raise PersistIQPaginationError(
-                f"{self.empty_pages_in_a_row} empty pages in a row with has_more set, "
-                f"up to page {self.current_page} of {response.url}"
-            )
+        self.empty_pages_in_a_row = empty_pages_after(
+            self.current_page, next_page, bool(data), self.empty_pages_in_a_row, response.url
+        )
         self.current_page = next_page
         self._has_next_page = True
 

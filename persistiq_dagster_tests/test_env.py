@@ -48,32 +48,40 @@ def test_a_bad_start_date_names_the_variable(monkeypatch):
     assert raised.value.__suppress_context__
 
 
-def test_concurrent_requests_default_to_8_and_must_be_at_least_1(monkeypatch):
-    assert env.persistiq_from_env().concurrent_requests == 8
-    monkeypatch.setenv("PERSISTIQ_CONCURRENT_REQUESTS", "3")
-    assert env.persistiq_from_env().concurrent_requests == 3
-    monkeypatch.setenv("PERSISTIQ_CONCURRENT_REQUESTS", "0")
+@pytest.mark.parametrize(
+    ("variable", "read", "default", "accepted", "refused", "complaint"),
+    [
+        (
+            "PERSISTIQ_CONCURRENT_REQUESTS",
+            lambda: env.persistiq_from_env().concurrent_requests,
+            8,
+            ("3", 3),
+            "0",
+            "is not a whole number of at least 1",
+        ),
+        (
+            "PERSISTIQ_DUCKDB_MEMORY_LIMIT",
+            lambda: env.warehouse_from_env().duckdb_memory_limit,
+            "128MB",
+            ("2GB", "2GB"),
+            "lots",
+            "is not an amount of memory such as 128MB or 2GB",
+        ),
+    ],
+    ids=["concurrent-requests", "duckdb-memory-limit"],
+)
+def test_a_setting_has_a_default_takes_a_value_and_names_itself_when_wrong(
+    monkeypatch, variable, read, default, accepted, refused, complaint
+):
+    assert read() == default
+    monkeypatch.setenv(variable, accepted[0])
+    assert read() == accepted[1]
+    monkeypatch.setenv(variable, refused)
 
     with pytest.raises(PersistIQConfigError) as raised:
-        env.persistiq_from_env()
+        read()
 
-    assert str(raised.value) == (
-        "PERSISTIQ_CONCURRENT_REQUESTS='0' is not a whole number of at least 1"
-    )
-
-
-def test_the_duckdb_memory_limit_defaults_to_128mb_and_must_be_an_amount(monkeypatch):
-    assert env.warehouse_from_env().duckdb_memory_limit == "128MB"
-    monkeypatch.setenv("PERSISTIQ_DUCKDB_MEMORY_LIMIT", "2GB")
-    assert env.warehouse_from_env().duckdb_memory_limit == "2GB"
-    monkeypatch.setenv("PERSISTIQ_DUCKDB_MEMORY_LIMIT", "lots")
-
-    with pytest.raises(PersistIQConfigError) as raised:
-        env.warehouse_from_env()
-
-    assert str(raised.value) == (
-        "PERSISTIQ_DUCKDB_MEMORY_LIMIT='lots' is not an amount of memory such as 128MB or 2GB"
-    )
+    assert str(raised.value) == f"{variable}={refused!r} {complaint}"
 
 
 def test_timezone_defaults_and_accepts_iana_names(monkeypatch):

@@ -41,11 +41,8 @@ def leads_table(warehouse: PersistIQWarehouse) -> list[tuple]:
     return query(warehouse, f"select {', '.join(columns)} from persistiq.leads order by id")
 
 
-def test_pages_arrive_several_at_a_time_each_once(tmp_path):
+def test_pages_arrive_several_at_a_time_each_once(warehouse):
     store = make_dataset(users=2, leads=2000, campaigns=3, seed=5)
-    warehouse = PersistIQWarehouse(
-        duckdb_path=str(tmp_path / "w.duckdb"), pipelines_dir=str(tmp_path / "p")
-    )
     with PersistIQEmulator(store=store, latency=0.1) as emulator:
         run_assets(persistiq_for(emulator, concurrent_requests=4), warehouse, select=["leads"])
 
@@ -79,13 +76,10 @@ def test_a_list_on_one_page_costs_one_request(emulator, store, persistiq, wareho
     assert count_rows(warehouse, "leads") == len(store.leads)
 
 
-def test_a_budget_binding_mid_list_costs_no_429_and_no_page_twice(tmp_path):
+def test_a_budget_binding_mid_list_costs_no_429_and_no_page_twice(warehouse):
     # 12 pages, 5 requests a second on both sides: a fixed-window server counts each request
     # when it arrives, after the client sent it; needed pages queue before guessed ones.
     store = make_dataset(users=2, leads=1150, campaigns=3, seed=9)
-    warehouse = PersistIQWarehouse(
-        duckdb_path=str(tmp_path / "w.duckdb"), pipelines_dir=str(tmp_path / "p")
-    )
     with PersistIQEmulator(store=store, rate_limit=5, rate_limit_window=1.0) as emulator:
         persistiq = persistiq_for(emulator, requests_per_minute=5, rate_limit_window=1.0)
         run_assets(persistiq, warehouse, select=["leads"])

@@ -142,13 +142,10 @@ def test_loading_the_definitions_writes_dlt_state_only_under_the_pipelines_dir(t
 
 
 def test_dlt_passes_uncompressed_files_unless_the_user_says_otherwise(
-    emulator, persistiq, tmp_path, monkeypatch
+    emulator, persistiq, warehouse, monkeypatch
 ):
     monkeypatch.delenv("PERSISTIQ_LEADS__DATA_WRITER__DISABLE_COMPRESSION", raising=False)
     monkeypatch.setenv("PERSISTIQ_CORE__DATA_WRITER__DISABLE_COMPRESSION", "false")
-    warehouse = PersistIQWarehouse(
-        duckdb_path=str(tmp_path / "w.duckdb"), pipelines_dir=str(tmp_path / "p")
-    )
 
     warehouse.build_pipeline("persistiq_leads")
     warehouse.build_pipeline("persistiq_core")
