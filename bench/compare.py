@@ -30,7 +30,7 @@ from pathlib import Path
 
 import duckdb
 
-from persistiq_dagster.emulator.data import DEFAULT_UPDATED_DAYS, make_dataset
+from persistiq_dagster.emulator.generate import DEFAULT_UPDATED_DAYS, make_dataset
 from persistiq_dagster.emulator.server import PersistIQEmulator
 
 ROOT = Path(__file__).resolve().parent.parent

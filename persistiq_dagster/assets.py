@@ -1,24 +1,32 @@
-"""The PersistIQ assets: one ``@dlt_assets`` for users and campaigns, one for leads.
+"""The PersistIQ assets: one ``@dlt_assets`` per dlt pipeline of ``catalog``.
 
-Leads has its own multi-asset and dlt pipeline so it can carry its daily partitions. The
-source and pipeline given to ``@dlt_assets`` only derive the asset specs at import time (no key
-needed); each run builds the real ones from the resources and, for leads, the partition window.
+The snapshots (users, campaigns, campaign leads, reference tables) are one multi-asset; leads,
+and events with replies, have their own, each with its daily partitions. The tables
+``PERSISTIQ_EXCLUDE_TABLES`` names are not offered. The source and pipeline given to
+``@dlt_assets`` only derive the asset specs at import time (no key needed); each run builds the
+real ones from the resources and, for the partitioned ones, the partition window.
 Each run holds the warehouse lock from first request to last row: in any Dagster instance, two
 runs writing one warehouse wait for each other.
 """
 
-from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from dagster import AssetExecutionContext, Failure, MaterializeResult
+from dagster import (
+    AssetExecutionContext,
+    AssetsDefinition,
+    Failure,
+    MaterializeResult,
+    MetadataValue,
+)
 from dagster_dlt import DagsterDltResource, dlt_assets
 from dlt.destinations.sql_client import SqlClientBase
 from dlt.extract.source import DltSource
 
 from persistiq_dagster import settings
-from persistiq_dagster.env import warehouse_from_env
+from persistiq_dagster.catalog import TABLES_BY_NAME, pipeline_tables
+from persistiq_dagster.env import enabled_tables_from_env, persistiq_from_env, warehouse_from_env
 from persistiq_dagster.errors import explain_failure
 from persistiq_dagster.partitions import leads_daily_partitions
 from persistiq_dagster.resources import (
@@ -27,15 +35,19 @@ from persistiq_dagster.resources import (
     step_holder,
     to_iso_timestamp,
 )
-from persistiq_dagster.source import persistiq_source, server_lower_bound
+from persistiq_dagster.source import ReadTally, persistiq_source
 from persistiq_dagster.tables import count_current_rows, is_snapshot, retire_current_rows
 from persistiq_dagster.translator import PersistIQTranslator
+from persistiq_dagster.windows import server_lower_bound, window_params
 
-CORE_RESOURCES = ("users", "campaigns")
-LEADS_RESOURCES = ("leads",)
+ENABLED_TABLES = enabled_tables_from_env()
+CORE_RESOURCES = pipeline_tables(settings.CORE_PIPELINE_NAME, ENABLED_TABLES)
+LEADS_RESOURCES = pipeline_tables(settings.LEADS_PIPELINE_NAME, ENABLED_TABLES)
+ACTIVITY_RESOURCES = pipeline_tables(settings.ACTIVITY_PIPELINE_NAME, ENABLED_TABLES)
 PAGES_METADATA_KEY = "persistiq/pages"
 ROWS_METADATA_KEY = "persistiq/rows"
 REPEATS_METADATA_KEY = "persistiq/repeated_ids"
+SKIPPED_METADATA_KEY = "persistiq/skipped_campaigns"
 
 translator = PersistIQTranslator()
 
@@ -47,15 +59,15 @@ def load_with_dlt(
     source: DltSource,
     warehouse: PersistIQWarehouse,
     pipeline_name: str,
-    pages: Counter[str],
-    repeats: Counter[str],
+    tally: ReadTally,
     run_metadata: Mapping[str, Any] | None = None,
 ) -> Iterator[MaterializeResult]:
     """Run one dlt pipeline, holding the warehouse, and yield a materialisation per table.
 
     Each materialisation carries dagster-dlt's metadata, the run's dlt load ids, the pages
     read, the rows loaded (0 included, which dagster-dlt leaves out), for snapshots the ids
-    PersistIQ sent twice (the first copy is loaded), the current row count,
+    PersistIQ sent twice (the first copy is loaded), for lists read per campaign the
+    campaigns skipped because PersistIQ no longer had them, the current row count,
     and the table name where a user would query it (dagster-dlt names the dlt schema instead).
     A failure to talk to PersistIQ becomes a ``Failure`` that says what happened and what to
     change, with the full error chain below it.
@@ -78,7 +90,9 @@ def load_with_dlt(
             ) or warehouse.explain_failure(error)
             if explanation is None:
                 raise
-            raise Failure(description=explanation, metadata={"pages read": dict(pages)}) from error
+            raise Failure(
+                description=explanation, metadata={"pages read": dict(tally.pages)}
+            ) from error
         with pipeline.sql_client() as client:  # one connection for every table of the run
             for event in events:
                 table = event.asset_key.path[-1]
@@ -88,7 +102,10 @@ def load_with_dlt(
                 if context.has_partition_key:
                     counts["dagster/partition_row_count"] = loaded
                 if is_snapshot(table):
-                    counts[REPEATS_METADATA_KEY] = repeats[table]
+                    counts[REPEATS_METADATA_KEY] = tally.repeats[table]
+                if TABLES_BY_NAME[table].per_campaign:
+                    counts[SKIPPED_METADATA_KEY] = MetadataValue.json(tally.skipped[table])
+                    _warn_skipped(context, table, tally.skipped[table])
                 yield MaterializeResult(
                     asset_key=event.asset_key,
                     metadata={
@@ -96,7 +113,7 @@ def load_with_dlt(
                         **(run_metadata or {}),
                         **counts,
                         "dagster/table_name": warehouse.qualified_table_name(table),
-                        PAGES_METADATA_KEY: pages[table],
+                        PAGES_METADATA_KEY: tally.pages[table],
                         ROWS_METADATA_KEY: loaded,
                     },
                 )
@@ -109,12 +126,55 @@ def _current_rows(client: SqlClientBase, table: str, loaded: int) -> int:
     return count_current_rows(client, table)
 
 
+def load_partition_window(
+    context: AssetExecutionContext,
+    dlt: DagsterDltResource,
+    persistiq: PersistIQResource,
+    warehouse: PersistIQWarehouse,
+    pipeline_name: str,
+    tables: tuple[str, ...],
+    sent: Callable[[str, str], Mapping[str, str]],
+) -> Iterator[MaterializeResult]:
+    """``load_with_dlt`` for the run's partition window ``[start, end)``; each
+    materialisation records the window and what was ``sent`` to PersistIQ for it."""
+    window = context.partition_time_window
+    start, end = to_iso_timestamp(window.start), to_iso_timestamp(window.end)
+    tally = ReadTally()
+    source = persistiq.build_source(
+        name=pipeline_name, resources=tables, start=start, end=end, tally=tally
+    )
+    window_metadata = {
+        "persistiq/window_start": start,
+        "persistiq/window_end": end,
+        **sent(start, end),
+    }
+    yield from load_with_dlt(
+        context, dlt, persistiq, source, warehouse, pipeline_name, tally, window_metadata
+    )
+
+
+def _warn_skipped(context: AssetExecutionContext, table: str, campaigns: list[str]) -> None:
+    if campaigns:
+        context.log.warning(
+            f"{len(campaigns)} campaign(s) were gone when their {table} were read (PersistIQ "
+            f"answered 404), so {table} holds nothing for them from this run: "
+            f"{', '.join(campaigns[:20])}"
+        )
+
+
 # The warehouse as the environment names it, for the asset specs' destination kind only.
 spec_warehouse = warehouse_from_env()
+# Only whether reply bodies are loaded, for the declared columns of replies.
+SPEC_REPLY_BODIES = persistiq_from_env().load_reply_bodies
+
+
+def spec_source(pipeline_name: str, tables: tuple[str, ...]) -> DltSource:
+    """The source the asset specs are derived from (no key, no window)."""
+    return persistiq_source(name=pipeline_name, resources=tables, reply_bodies=SPEC_REPLY_BODIES)
 
 
 @dlt_assets(
-    dlt_source=persistiq_source(name=settings.CORE_PIPELINE_NAME, resources=CORE_RESOURCES),
+    dlt_source=spec_source(settings.CORE_PIPELINE_NAME, CORE_RESOURCES),
     dlt_pipeline=spec_warehouse.spec_pipeline(settings.CORE_PIPELINE_NAME),
     name=settings.CORE_PIPELINE_NAME,
     dagster_dlt_translator=translator,
@@ -126,19 +186,19 @@ def persistiq_core_assets(
     persistiq: PersistIQResource,
     warehouse: PersistIQWarehouse,
 ):
-    """Users and campaigns: every record on each run, kept with history (scd2)."""
-    pages: Counter[str] = Counter()
-    repeats: Counter[str] = Counter()
+    """Users, campaigns, the leads of each campaign, and the reference tables: every record
+    on each run, kept with history (scd2)."""
+    tally = ReadTally()
     source = persistiq.build_source(
-        name=settings.CORE_PIPELINE_NAME, resources=CORE_RESOURCES, pages=pages, repeats=repeats
+        name=settings.CORE_PIPELINE_NAME, resources=CORE_RESOURCES, tally=tally
     )
     yield from load_with_dlt(
-        context, dlt, persistiq, source, warehouse, settings.CORE_PIPELINE_NAME, pages, repeats
+        context, dlt, persistiq, source, warehouse, settings.CORE_PIPELINE_NAME, tally
     )
 
 
 @dlt_assets(
-    dlt_source=persistiq_source(name=settings.LEADS_PIPELINE_NAME, resources=LEADS_RESOURCES),
+    dlt_source=spec_source(settings.LEADS_PIPELINE_NAME, LEADS_RESOURCES),
     dlt_pipeline=spec_warehouse.spec_pipeline(settings.LEADS_PIPELINE_NAME),
     name=settings.LEADS_PIPELINE_NAME,
     dagster_dlt_translator=translator,
@@ -155,30 +215,55 @@ def persistiq_leads_assets(
 
     A backfill of many days is one run over one window: one pass over the API, not one a day.
     """
-    window = context.partition_time_window
-    start, end = to_iso_timestamp(window.start), to_iso_timestamp(window.end)
-    pages: Counter[str] = Counter()
-    repeats: Counter[str] = Counter()  # stays empty: leads are not a snapshot
-    source = persistiq.build_source(
-        name=settings.LEADS_PIPELINE_NAME,
-        resources=LEADS_RESOURCES,
-        leads_start=start,
-        leads_end=end,
-        pages=pages,
-    )
-    window_metadata = {
-        "persistiq/window_start": start,
-        "persistiq/window_end": end,
-        "persistiq/updated_after": server_lower_bound(start),
-    }
-    yield from load_with_dlt(
+    yield from load_partition_window(
         context,
         dlt,
         persistiq,
-        source,
         warehouse,
         settings.LEADS_PIPELINE_NAME,
-        pages,
-        repeats,
-        run_metadata=window_metadata,
+        LEADS_RESOURCES,
+        lambda start, end: {"persistiq/updated_after": server_lower_bound(start)},
     )
+
+
+def activity_assets(tables: tuple[str, ...]) -> AssetsDefinition:
+    """Events and replies of the partition window, each where ``PERSISTIQ_EXCLUDE_TABLES``
+    leaves it."""
+
+    @dlt_assets(
+        dlt_source=spec_source(settings.ACTIVITY_PIPELINE_NAME, tables),
+        dlt_pipeline=spec_warehouse.spec_pipeline(settings.ACTIVITY_PIPELINE_NAME),
+        name=settings.ACTIVITY_PIPELINE_NAME,
+        dagster_dlt_translator=translator,
+        partitions_def=leads_daily_partitions,
+        pool=settings.WAREHOUSE_POOL,
+    )
+    def persistiq_activity_assets(
+        context: AssetExecutionContext,
+        dlt: DagsterDltResource,
+        persistiq: PersistIQResource,
+        warehouse: PersistIQWarehouse,
+    ):
+        """Events and replies that happened in the partition window ``[start, end)``,
+        merged on id; PersistIQ is asked for a second more on each side (``start_at``,
+        ``end_at``) and each record is placed by its own time. A backfill is one run."""
+        yield from load_partition_window(
+            context,
+            dlt,
+            persistiq,
+            warehouse,
+            settings.ACTIVITY_PIPELINE_NAME,
+            tables,
+            lambda start, end: {f"persistiq/{k}": v for k, v in window_params(start, end).items()},
+        )
+
+    return persistiq_activity_assets
+
+
+# None when PERSISTIQ_EXCLUDE_TABLES leaves out both events and replies.
+persistiq_activity_assets = activity_assets(ACTIVITY_RESOURCES) if ACTIVITY_RESOURCES else None
+PERSISTIQ_ASSETS = [
+    assets
+    for assets in (persistiq_core_assets, persistiq_leads_assets, persistiq_activity_assets)
+    if assets is not None
+]

@@ -39,7 +39,8 @@ from dlt.destinations.exceptions import DatabaseUndefinedRelation
 from dlt.destinations.sql_client import SqlClientBase
 
 from persistiq_dagster import settings
-from persistiq_dagster.assets import ROWS_METADATA_KEY
+from persistiq_dagster.assets import ENABLED_TABLES, ROWS_METADATA_KEY
+from persistiq_dagster.catalog import TABLES_BY_NAME
 from persistiq_dagster.dlt_resource import LOAD_IDS_METADATA_KEY
 from persistiq_dagster.resources import PersistIQWarehouse, step_holder
 from persistiq_dagster.tables import (
@@ -51,11 +52,7 @@ from persistiq_dagster.tables import (
 )
 
 # Each table and the dlt pipeline that loads it; the pipeline's dlt schema has the same name.
-CHECKED_TABLES: dict[str, str] = {
-    "users": settings.CORE_PIPELINE_NAME,
-    "campaigns": settings.CORE_PIPELINE_NAME,
-    "leads": settings.LEADS_PIPELINE_NAME,
-}
+CHECKED_TABLES: dict[str, str] = {name: TABLES_BY_NAME[name].pipeline for name in ENABLED_TABLES}
 SAMPLE_SIZE = 5
 
 ID_CHECK_NAME = "id_unique_and_not_null"

@@ -1,7 +1,7 @@
 """``make demo``: load everything from the bundled PersistIQ emulator into DuckDB.
 
 Starts the emulator on loopback, points the project's settings at it, runs the Definitions'
-two jobs in process (the same assets, checks and resources ``dagster dev`` uses), then prints
+asset jobs in process (the same assets, checks and resources ``dagster dev`` uses), then prints
 one line per table: current rows in the warehouse next to records on the server.
 """
 
@@ -12,10 +12,14 @@ import sys
 import duckdb
 
 from persistiq_dagster import settings
-from persistiq_dagster.emulator import PersistIQEmulator, make_dataset
-from persistiq_dagster.emulator.data import DEFAULT_UPDATED_DAYS
+from persistiq_dagster.emulator import EmulatorStore, PersistIQEmulator, make_dataset
+from persistiq_dagster.emulator.generate import DEFAULT_UPDATED_DAYS
 from persistiq_dagster.partitions import partition_range_tags
 from persistiq_dagster.tables import VALID_TO_COLUMN, is_snapshot
+
+MAILBOXES_TABLE = "users__mailboxes"  # a child table of users: current with its user
+ASSET_JOBS = ("persistiq_users_campaigns_job", "persistiq_leads_job", "persistiq_activity_job")
+PARTITIONED_JOBS = ("persistiq_leads_job", "persistiq_activity_job")
 
 DEMO_DUCKDB_PATH = str(settings.PROJECT_DIR / "data" / "persistiq_demo.duckdb")
 
@@ -35,16 +39,19 @@ def main(argv: list[str] | None = None) -> int:
         os.environ[settings.API_KEY_ENV] = emulator.api_key
         os.environ[settings.BASE_URL_ENV] = emulator.base_url
         os.environ.setdefault(settings.DUCKDB_PATH_ENV, DEMO_DUCKDB_PATH)
+        from persistiq_dagster.assets import ENABLED_TABLES
         from persistiq_dagster.definitions import defs  # reads the settings just set
 
+        # Partitioned jobs run every day the emulator's data spans, as one run (a backfill).
+        every_day = partition_range_tags(*DEFAULT_UPDATED_DAYS)
         results = [
-            defs.resolve_job_def("persistiq_users_campaigns_job").execute_in_process(),
-            # Every day the emulator's leads were updated in, as one run (a backfill).
-            defs.resolve_job_def("persistiq_leads_job").execute_in_process(
-                tags=partition_range_tags(*DEFAULT_UPDATED_DAYS)
-            ),
+            defs.resolve_job_def(name).execute_in_process(
+                tags=every_day if name in PARTITIONED_JOBS else None
+            )
+            for name in ASSET_JOBS
+            if name in {job.name for job in defs.jobs or ()}
         ]
-        served = {name: len(getattr(store, name)) for name in ("users", "campaigns", "leads")}
+        served = served_counts(store, ENABLED_TABLES)
         checks = [check for result in results for check in result.get_asset_check_evaluations()]
         pages = emulator.count()
     if not all(result.success for result in results):
@@ -53,20 +60,40 @@ def main(argv: list[str] | None = None) -> int:
     duckdb_path = os.environ[settings.DUCKDB_PATH_ENV]
     dataset = os.getenv(settings.DATASET_ENV, settings.DEFAULT_DATASET)
     print(f"\nLoaded from {emulator.base_url} in {pages} requests into {duckdb_path}")
-    print(f"{'table':<22}{'rows':>8}{'on server':>11}")
+    print(f"{'table':<36}{'rows':>8}{'on server':>11}")
     with duckdb.connect(duckdb_path, read_only=True) as connection:
         for table, expected in served.items():
-            current = f"{VALID_TO_COLUMN} is null" if is_snapshot(table) else "true"
-            (rows,) = connection.execute(
-                f"select count(*) from {dataset}.{table} where {current}"
-            ).fetchone()
-            print(f"{dataset + '.' + table:<22}{rows:>8}{expected:>11}")
+            (rows,) = connection.execute(current_rows_sql(dataset, table)).fetchone()
+            print(f"{dataset + '.' + table:<36}{rows:>8}{expected:>11}")
     failed = [f"{c.asset_key.to_user_string()} {c.check_name}" for c in checks if not c.passed]
     print(f"Asset checks: {len(checks) - len(failed)} of {len(checks)} passed", *failed, sep="\n  ")
     query = f"select * from {dataset}.leads limit 5"
     snippet = f"import duckdb; duckdb.connect('{duckdb_path}').sql('{query}').show()"
     print(f'\nQuery it: {sys.executable} -c "{snippet}"')
     return 0
+
+
+def served_counts(store: EmulatorStore, tables: tuple[str, ...]) -> dict[str, int]:
+    """What the emulator holds, per table (all its events and replies fall in the demo's days)."""
+    served = {}
+    for table in tables:
+        if table == "campaign_leads":
+            served[table] = sum(len(store.campaign_leads_of(c["id"])) for c in store.campaigns)
+        else:
+            served[table] = len(store.records(table))
+        if table == "users":
+            served[MAILBOXES_TABLE] = sum(len(user.get("mailboxes") or []) for user in store.users)
+    return served
+
+
+def current_rows_sql(dataset: str, table: str) -> str:
+    if table == MAILBOXES_TABLE:
+        return (
+            f"select count(*) from {dataset}.{table} m join {dataset}.users u "
+            f"on m._dlt_parent_id = u._dlt_id where u.{VALID_TO_COLUMN} is null"
+        )
+    current = f"{VALID_TO_COLUMN} is null" if is_snapshot(table) else "true"
+    return f"select count(*) from {dataset}.{table} where {current}"
 
 
 if __name__ == "__main__":

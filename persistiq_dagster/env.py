@@ -19,6 +19,7 @@ from dlt.common.destination.exceptions import (
 )
 
 from persistiq_dagster import settings
+from persistiq_dagster.catalog import OPTIONAL_TABLES, TABLE_NAMES
 from persistiq_dagster.errors import PersistIQConfigError
 from persistiq_dagster.resources import PersistIQResource, PersistIQWarehouse
 
@@ -38,6 +39,34 @@ def int_from_env(name: str, default: int, minimum: int = 1) -> int:
 def str_from_env(name: str, default: str) -> str:
     """A text setting, stripped; ``default`` when unset or blank."""
     return os.getenv(name, "").strip() or default
+
+
+TRUE_WORDS, FALSE_WORDS = ("true", "1", "yes", "on"), ("false", "0", "no", "off")
+
+
+def bool_from_env(name: str, default: bool) -> bool:
+    """A yes/no setting: true/false, 1/0, yes/no or on/off, in any case."""
+    raw = os.getenv(name, "").strip()
+    if not raw:
+        return default
+    if raw.lower() not in TRUE_WORDS + FALSE_WORDS:
+        raise PersistIQConfigError(f"{name}={raw!r} is not true or false")
+    return raw.lower() in TRUE_WORDS
+
+
+def enabled_tables_from_env() -> tuple[str, ...]:
+    """Every table but those ``PERSISTIQ_EXCLUDE_TABLES`` names (a comma list)."""
+    raw = os.getenv(settings.EXCLUDE_TABLES_ENV, "")
+    excluded = {name.strip() for name in raw.split(",") if name.strip()}
+    wrong = sorted(excluded - set(OPTIONAL_TABLES))
+    if wrong:
+        required = sorted(set(wrong) & set(TABLE_NAMES))
+        why = f"{', '.join(required)} cannot be left out" if required else "unknown tables"
+        raise PersistIQConfigError(
+            f"{settings.EXCLUDE_TABLES_ENV}={raw!r} names {', '.join(wrong)} ({why}); "
+            f"it takes a comma list of {', '.join(OPTIONAL_TABLES)}"
+        )
+    return tuple(name for name in TABLE_NAMES if name not in excluded)
 
 
 def start_date_from_env() -> str:
@@ -126,6 +155,9 @@ def persistiq_from_env() -> PersistIQResource:
         max_retries=int_from_env(settings.MAX_RETRIES_ENV, settings.DEFAULT_MAX_RETRIES, 0),
         concurrent_requests=int_from_env(
             settings.CONCURRENT_REQUESTS_ENV, settings.DEFAULT_CONCURRENT_REQUESTS
+        ),
+        load_reply_bodies=bool_from_env(
+            settings.LOAD_REPLY_BODIES_ENV, settings.DEFAULT_LOAD_REPLY_BODIES
         ),
     )
 

@@ -5,7 +5,6 @@ import hashlib
 import os
 import re
 import tempfile
-from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -23,9 +22,10 @@ from pydantic import Field
 from requests import Session
 
 from persistiq_dagster import settings
+from persistiq_dagster.catalog import TABLE_NAMES
 from persistiq_dagster.errors import PersistIQConfigError, causes
 from persistiq_dagster.http_session import build_session
-from persistiq_dagster.source import RESOURCE_NAMES, persistiq_source
+from persistiq_dagster.source import ReadTally, persistiq_source
 from persistiq_dagster.warehouse_lock import warehouse_lock
 
 
@@ -65,6 +65,10 @@ class PersistIQResource(ConfigurableResource):
     backoff_factor: float = Field(default=settings.DEFAULT_BACKOFF_FACTOR, ge=0)
     max_retry_delay: float = Field(default=settings.DEFAULT_MAX_RETRY_DELAY, gt=0)
     request_timeout: float = Field(default=settings.DEFAULT_REQUEST_TIMEOUT, gt=0)
+    load_reply_bodies: bool = Field(
+        default=settings.DEFAULT_LOAD_REPLY_BODIES,
+        description="Load the body and preview of replies (personal data); off by default.",
+    )
 
     def require_api_key(self) -> str:
         if not self.api_key:
@@ -89,28 +93,27 @@ class PersistIQResource(ConfigurableResource):
         self,
         *,
         name: str,
-        resources: tuple[str, ...] = RESOURCE_NAMES,
-        leads_start: str | datetime | None = None,
-        leads_end: str | datetime | None = None,
-        pages: Counter[str] | None = None,
-        repeats: Counter[str] | None = None,
+        resources: tuple[str, ...] = TABLE_NAMES,
+        start: str | datetime | None = None,
+        end: str | datetime | None = None,
+        tally: ReadTally | None = None,
     ) -> DltSource:
-        """The source for one run; leads updated in ``[leads_start, leads_end)``."""
+        """The source for one run; the partitioned tables read the window ``[start, end)``."""
         api_key = self.require_api_key()
-        if "leads" in resources and leads_start is None:
-            raise ValueError("leads need the start of their window (leads_start)")
+        if "leads" in resources and start is None:
+            raise ValueError("leads need the start of their window")
         return persistiq_source(
             api_key,
             name=name,
             resources=resources,
             base_url=self.base_url,
             user_agent=self.user_agent,
-            leads_start=to_iso_timestamp(leads_start) if leads_start else None,
-            leads_end=to_iso_timestamp(leads_end) if leads_end else None,
+            start=to_iso_timestamp(start) if start else None,
+            end=to_iso_timestamp(end) if end else None,
+            reply_bodies=self.load_reply_bodies,
             concurrency=self.concurrent_requests,
             session=self.build_session(),
-            pages=pages,
-            repeats=repeats,
+            tally=tally,
         )
 
 

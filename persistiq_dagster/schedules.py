@@ -1,4 +1,5 @@
-"""Daily schedules: users and campaigns refreshed, and the leads day that just closed.
+"""Daily schedules: the snapshots refreshed, and the leads, events and replies of the day that
+just closed.
 
 Both are off until turned on in the UI (or with ``dagster schedule start``): a newcomer's
 ``dagster dev`` never calls PersistIQ on its own. Times are cron strings in
@@ -18,7 +19,7 @@ from dagster import (
 
 from persistiq_dagster import settings
 from persistiq_dagster.env import timezone_from_env
-from persistiq_dagster.jobs import leads_job, users_campaigns_job
+from persistiq_dagster.jobs import activity_job, leads_job, users_campaigns_job
 from persistiq_dagster.partitions import leads_daily_partitions
 
 TIMEZONE = timezone_from_env()
@@ -31,19 +32,45 @@ users_campaigns_daily_schedule = ScheduleDefinition(
     ),
     execution_timezone=TIMEZONE,
     default_status=DefaultScheduleStatus.STOPPED,
-    description="Refresh PersistIQ users and campaigns once a day.",
+    description=(
+        "Refresh PersistIQ users, campaigns, the leads of each campaign and the reference "
+        "tables once a day."
+    ),
 )
 
 
-@schedule(
-    name="persistiq_leads_daily",
-    job=leads_job,
-    cron_schedule=os.getenv(settings.LEADS_CRON_ENV, settings.DEFAULT_LEADS_CRON),
-    execution_timezone=TIMEZONE,
-    default_status=DefaultScheduleStatus.STOPPED,
-    description="Load the leads partition of the day that closed before this tick.",
+def closed_day_schedule(name: str, job, cron: str, what: str) -> ScheduleDefinition:
+    """A daily schedule that runs ``job`` for the partition of the day before its tick."""
+
+    @schedule(
+        name=name,
+        job=job,
+        cron_schedule=cron,
+        execution_timezone=TIMEZONE,
+        default_status=DefaultScheduleStatus.STOPPED,
+        description=f"Load the {what} partition of the day that closed before this tick.",
+    )
+    def closed_day(context: ScheduleEvaluationContext) -> RunRequest:
+        closed = context.scheduled_execution_time - timedelta(days=1)
+        day = leads_daily_partitions.get_partition_key_for_timestamp(closed.timestamp())
+        return RunRequest(run_key=f"{name}:{day}", partition_key=day)
+
+    return closed_day
+
+
+leads_daily_schedule = closed_day_schedule(
+    "persistiq_leads_daily",
+    leads_job,
+    os.getenv(settings.LEADS_CRON_ENV, settings.DEFAULT_LEADS_CRON),
+    "leads",
 )
-def leads_daily_schedule(context: ScheduleEvaluationContext) -> RunRequest:
-    closed = context.scheduled_execution_time - timedelta(days=1)
-    day = leads_daily_partitions.get_partition_key_for_timestamp(closed.timestamp())
-    return RunRequest(run_key=f"persistiq_leads_daily:{day}", partition_key=day)
+activity_daily_schedule = (
+    closed_day_schedule(
+        "persistiq_activity_daily",
+        activity_job,
+        os.getenv(settings.ACTIVITY_CRON_ENV, settings.DEFAULT_ACTIVITY_CRON),
+        "events and replies",
+    )
+    if activity_job is not None
+    else None
+)

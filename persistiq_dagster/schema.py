@@ -1,4 +1,4 @@
-"""Column hints for the three tables: PersistIQ's documented fields, nullable unless marked.
+"""Column hints for every table: PersistIQ's documented fields, nullable unless marked.
 
 Declaring a column with its type makes it exist, typed, even when every value in a load is
 null or absent (the public docs' sample leads carry only ``id``, ``status`` and ``data``).
@@ -75,8 +75,73 @@ CAMPAIGNS_COLUMNS = _required(
     "id",
 )
 
+CAMPAIGN_LEADS_COLUMNS = _required(
+    # The nested lead is cut to its id: the leads table holds the lead, current, once.
+    _columns(id="text", campaign_id="text", mailbox_id="text", lead_id="text"),
+    "id",
+)
+
+REPLY_BODY_COLUMNS = _columns(body="text", preview="text")
+REPLIES_COLUMNS = _required(
+    _columns(
+        id="text",
+        campaign_id="text",
+        lead_id="text",
+        sent_at="timestamp",
+        kind="text",
+        sentiment="text",
+        from_email="text",
+        to_emails="json",  # lists of addresses stay in one column, not child tables
+        cc_emails="json",
+        subject="text",
+        step_message_id="text",
+    ),
+    "id",
+)
+
+# Two published shapes: OpenAPI (event_type, created_at, data{}) and PersistIQ's docs pages
+# (kind, event_at, user_id, user{}, campaign{}, lead{}, params{}, diff{}). occurred_at,
+# event_type, campaign_id, lead_id and user_id are filled from either, so queries need not care.
+EVENTS_COLUMNS = _required(
+    _columns(
+        id="text",
+        event_type="text",
+        occurred_at="timestamp",
+        campaign_id="text",
+        lead_id="text",
+        user_id="text",
+        kind="text",
+        created_at="timestamp",
+        event_at="timestamp",
+        params="json",
+        diff="json",
+    ),
+    "id",
+)
+
+
+def _named() -> TTableSchemaColumns:
+    return _required(_columns(id="text", name="text"), "id")
+
+
 COLUMNS_BY_RESOURCE = {
     "users": USERS_COLUMNS,
     "leads": LEADS_COLUMNS,
     "campaigns": CAMPAIGNS_COLUMNS,
+    "campaign_leads": CAMPAIGN_LEADS_COLUMNS,
+    "replies": REPLIES_COLUMNS,
+    "events": EVENTS_COLUMNS,
+    "lead_statuses": _named(),
+    "lead_fields": _required(_columns(id="text", name="text", label="text"), "id"),
+    "tags": _named(),
+    "dnc_domains": _named(),
 }
+
+
+def columns_for(table: str, reply_bodies: bool = False) -> TTableSchemaColumns:
+    """The declared columns of ``table``; replies declare body and preview only when loaded,
+    so a warehouse that does not load them has no such columns either."""
+    columns = COLUMNS_BY_RESOURCE[table]
+    if table == "replies" and reply_bodies:
+        return {**columns, **REPLY_BODY_COLUMNS}
+    return columns

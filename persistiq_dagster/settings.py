@@ -18,6 +18,14 @@ REQUESTS_PER_MINUTE_ENV = "PERSISTIQ_REQUESTS_PER_MINUTE"
 MAX_RETRIES_ENV = "PERSISTIQ_MAX_RETRIES"
 CONCURRENT_REQUESTS_ENV = "PERSISTIQ_CONCURRENT_REQUESTS"
 
+# What to load
+EXCLUDE_TABLES_ENV = "PERSISTIQ_EXCLUDE_TABLES"  # comma list of optional tables not loaded
+LOAD_REPLY_BODIES_ENV = "PERSISTIQ_LOAD_REPLY_BODIES"
+# Reply bodies are what prospects wrote: personal data that reply rates and sentiment do not
+# need. Off by default (data minimisation); a team that reads them turns them on.
+DEFAULT_LOAD_REPLY_BODIES = False
+REPLY_BODY_FIELDS = ("body", "preview")
+
 DEFAULT_BASE_URL = "https://api.persistiq.com/v1/"
 DEFAULT_USER_AGENT = f"persistiq_dagster/{__version__} (dlt rest_api)"
 DEFAULT_START_DATE = "2024-01-01"
@@ -39,6 +47,8 @@ USERS_CAMPAIGNS_CRON_ENV = "PERSISTIQ_USERS_CAMPAIGNS_CRON"
 DEFAULT_USERS_CAMPAIGNS_CRON = "0 6 * * *"
 LEADS_CRON_ENV = "PERSISTIQ_LEADS_CRON"
 DEFAULT_LEADS_CRON = "15 0 * * *"  # just after midnight: yesterday's partition has closed
+ACTIVITY_CRON_ENV = "PERSISTIQ_ACTIVITY_CRON"
+DEFAULT_ACTIVITY_CRON = "30 0 * * *"  # events and replies of the day that closed
 
 # Warehouse (dlt destination)
 DESTINATION_ENV = "PERSISTIQ_DESTINATION"
@@ -70,6 +80,7 @@ ASSET_KEY_PREFIX = "persistiq"
 GROUP_NAME = "persistiq"
 CORE_PIPELINE_NAME = "persistiq_core"
 LEADS_PIPELINE_NAME = "persistiq_leads"
+ACTIVITY_PIPELINE_NAME = "persistiq_activity"
 WAREHOUSE_POOL = "persistiq_warehouse"
 
 # Sensors

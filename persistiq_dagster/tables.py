@@ -1,7 +1,8 @@
 """What each table holds, and the SQL that reads its current rows through dlt's own client.
 
-Snapshot tables (users, campaigns) keep history with dlt's ``scd2``: a row is current while
-its ``_dlt_valid_to`` is null. Leads are merged on ``id``: every row is current.
+Snapshot tables (users, campaigns, campaign leads, reference tables) keep history with dlt's
+``scd2``: a row is current while its ``_dlt_valid_to`` is null. Leads, events and replies are
+merged on ``id``: every row is current.
 """
 
 from collections.abc import Sequence
@@ -12,14 +13,10 @@ from typing import Any
 from dlt.destinations.exceptions import DatabaseUndefinedRelation
 from dlt.destinations.sql_client import SqlClientBase
 
-from persistiq_dagster.source import SNAPSHOT_RESOURCES
+from persistiq_dagster.catalog import is_snapshot
 
 VALID_FROM_COLUMN = "_dlt_valid_from"
 VALID_TO_COLUMN = "_dlt_valid_to"
-
-
-def is_snapshot(table: str) -> bool:
-    return table in SNAPSHOT_RESOURCES
 
 
 def rows(client: SqlClientBase, sql: str, *args: Any) -> Sequence[Sequence[Any]]:

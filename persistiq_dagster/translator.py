@@ -4,8 +4,8 @@ from dagster import AssetKey, AssetSpec
 from dagster_dlt import DagsterDltTranslator
 from dagster_dlt.translator import DltResourceTranslatorData
 
+from persistiq_dagster.catalog import LOADS_TAG, TABLES_BY_NAME
 from persistiq_dagster.settings import ASSET_KEY_PREFIX, GROUP_NAME
-from persistiq_dagster.source import RESOURCE_DESCRIPTIONS
 
 
 class PersistIQTranslator(DagsterDltTranslator):
@@ -18,7 +18,7 @@ class PersistIQTranslator(DagsterDltTranslator):
                 key=AssetKey([ASSET_KEY_PREFIX, name]),
                 deps=[],  # the API is outside Dagster; no upstream asset to draw
                 group_name=GROUP_NAME,
-                description=RESOURCE_DESCRIPTIONS.get(name),
+                description=TABLES_BY_NAME[name].description,
             )
-            .merge_attributes(kinds={"api"})
+            .merge_attributes(kinds={"api"}, tags={LOADS_TAG: TABLES_BY_NAME[name].loads})
         )

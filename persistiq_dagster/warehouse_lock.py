@@ -36,8 +36,7 @@ def describe_holder(lock_path: Path) -> str:
     try:
         holder = json.loads(_holder_file(lock_path).read_text())
         return (
-            f"{holder['what']} (pid {holder['pid']} on {holder['host']}, "
-            f"since {holder['since']})"
+            f"{holder['what']} (pid {holder['pid']} on {holder['host']}, since {holder['since']})"
         )
     except (OSError, ValueError, KeyError, TypeError):
         return "an unknown process"

@@ -6,12 +6,19 @@ from collections.abc import Iterator, Sequence
 
 import duckdb
 import pytest
+import requests
 from dagster import AssetKey, ExecuteInProcessResult, materialize
 
-from persistiq_dagster.assets import persistiq_core_assets, persistiq_leads_assets
+from persistiq_dagster.assets import (
+    ACTIVITY_RESOURCES,
+    CORE_RESOURCES,
+    persistiq_activity_assets,
+    persistiq_core_assets,
+    persistiq_leads_assets,
+)
 from persistiq_dagster.dlt_resource import PersistIQDltResource
 from persistiq_dagster.emulator import EmulatorStore, PersistIQEmulator, make_dataset
-from persistiq_dagster.emulator.data import DEFAULT_UPDATED_DAYS
+from persistiq_dagster.emulator.generate import DEFAULT_UPDATED_DAYS
 from persistiq_dagster.partitions import partition_range_tags
 from persistiq_dagster.resources import PersistIQResource, PersistIQWarehouse
 from persistiq_dagster.settings import DEFAULT_CONCURRENT_REQUESTS
@@ -74,19 +81,26 @@ def run_assets(
 ) -> ExecuteInProcessResult:
     """Materialise the selected PersistIQ assets in process, in one run per multi-asset.
 
-    Leads run for ``partition_key``, or ``tags``, or by default the days the emulator's data
-    spans, in one run. Returns the last run's result, or the first that failed.
+    Leads, events and replies run for ``partition_key``, or ``tags``, or by default the days
+    the emulator's data spans, in one run. Returns the last run's result, or the first that
+    failed.
     """
     resources = {"dlt": PersistIQDltResource(), "persistiq": persistiq, "warehouse": warehouse}
-    core = [AssetKey(["persistiq", name]) for name in select if name != "leads"]
+    window = {
+        "partition_key": partition_key,
+        "tags": None if partition_key else (tags or EMULATOR_DAYS),
+    }
     runs = []
-    if core:
-        runs.append({"assets": [persistiq_core_assets], "selection": core})
-    if "leads" in select:
-        leads_tags = None if partition_key else (tags or EMULATOR_DAYS)
-        runs.append(
-            {"assets": [persistiq_leads_assets], "partition_key": partition_key, "tags": leads_tags}
-        )
+    for assets, names, partitioned in (
+        (persistiq_core_assets, CORE_RESOURCES, False),
+        (persistiq_leads_assets, ("leads",), True),
+        (persistiq_activity_assets, ACTIVITY_RESOURCES, True),
+    ):
+        selected = [AssetKey(["persistiq", name]) for name in select if name in names]
+        if selected:
+            runs.append(
+                {"assets": [assets], "selection": selected, **(window if partitioned else {})}
+            )
     for run in runs:
         result = materialize(resources=resources, raise_on_error=raise_on_error, **run)
         if not result.success:
@@ -131,3 +145,43 @@ def assert_each_page_once(
     past_the_end = sum(count for page, count in served.items() if page > pages)
     assert past_the_end <= min(pages, concurrency) - 1
     return sum(served.values())
+
+
+@pytest.fixture
+def make_emulator():
+    """Start emulators with the given settings; all are stopped after the test."""
+    started: list[PersistIQEmulator] = []
+
+    def start(store: EmulatorStore | None = None, **settings) -> PersistIQEmulator:
+        emulator = PersistIQEmulator(store=store or make_dataset(), **settings).start()
+        started.append(emulator)
+        return emulator
+
+    yield start
+    for emulator in started:
+        emulator.stop()
+
+
+@pytest.fixture
+def http() -> Iterator[requests.Session]:
+    """A client with the emulator's default key, for tests of the emulator itself."""
+    session = requests.Session()
+    session.headers.update({"x-api-key": "test-api-key", "User-Agent": "emulator-tests/1"})
+    yield session
+    session.close()
+
+
+def scan(http: requests.Session, url: str, params: dict | None = None) -> list[dict]:
+    """Read pages 1, 2, ... with our own params until next_page is null; return the bodies.
+
+    Only the page number is taken from next_page (the safe way: the URL may drop filters).
+    """
+    pages, page = [], 1
+    while True:
+        response = http.get(url, params={**(params or {}), "page": page})
+        assert response.status_code == 200, response.text
+        pages.append(response.json())
+        if pages[-1]["next_page"] is None:
+            return pages
+        page += 1
+        assert page < 1000, "endless paging"

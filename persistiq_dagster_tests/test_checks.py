@@ -21,7 +21,12 @@ from dagster import (
     materialize,
 )
 
-from persistiq_dagster.assets import persistiq_core_assets, persistiq_leads_assets
+from persistiq_dagster.assets import (
+    persistiq_activity_assets,
+    persistiq_core_assets,
+    persistiq_leads_assets,
+)
+from persistiq_dagster.catalog import TABLE_NAMES, TABLES_BY_NAME
 from persistiq_dagster.checks import (
     ID_CHECK_NAME,
     OWNER_CHECK_NAME,
@@ -29,17 +34,27 @@ from persistiq_dagster.checks import (
     persistiq_asset_checks,
 )
 from persistiq_dagster.dlt_resource import PersistIQDltResource
-from persistiq_dagster.jobs import leads_job, users_campaigns_job
+from persistiq_dagster.jobs import activity_job, leads_job, users_campaigns_job
 from persistiq_dagster.resources import PersistIQResource, PersistIQWarehouse
+from persistiq_dagster.settings import (
+    ACTIVITY_PIPELINE_NAME,
+    CORE_PIPELINE_NAME,
+    LEADS_PIPELINE_NAME,
+)
 from persistiq_dagster_tests.conftest import EMULATOR_DAYS, query
 
-TABLES = ("users", "campaigns", "leads")
+TABLES = TABLE_NAMES
 EVERY_CHECK = {
     *((table, ID_CHECK_NAME) for table in TABLES),
     *((table, ROWS_CHECK_NAME) for table in TABLES),
     ("leads", OWNER_CHECK_NAME),
 }
-ALL_DEFINITIONS = [persistiq_core_assets, persistiq_leads_assets, *persistiq_asset_checks]
+ALL_DEFINITIONS = [
+    persistiq_core_assets,
+    persistiq_leads_assets,
+    persistiq_activity_assets,
+    *persistiq_asset_checks,
+]
 
 
 def check_key(table: str, name: str) -> AssetCheckKey:
@@ -84,13 +99,17 @@ def load(
     """Like conftest's ``run_assets``, with the checks of the selected assets (one run per
     multi-asset); every run must succeed. Returns the check results of all runs."""
     results = []
-    core = [AssetKey(["persistiq", table]) for table in select if table != "leads"]
-    if core:
-        results.append(run(persistiq, warehouse, instance, AssetSelection.assets(*core)))
-    if "leads" in select:
-        leads_run = {"partition_key": partition_key} if partition_key else {"tags": EMULATOR_DAYS}
-        selection = AssetSelection.assets(persistiq_leads_assets)
-        results.append(run(persistiq, warehouse, instance, selection, **leads_run))
+    window = {"partition_key": partition_key} if partition_key else {"tags": EMULATOR_DAYS}
+    for pipeline in (CORE_PIPELINE_NAME, LEADS_PIPELINE_NAME, ACTIVITY_PIPELINE_NAME):
+        keys = [
+            AssetKey(["persistiq", table])
+            for table in select
+            if TABLES_BY_NAME[table].pipeline == pipeline
+        ]
+        if keys:
+            partitioned = {} if pipeline == CORE_PIPELINE_NAME else window
+            selection = AssetSelection.assets(*keys) | AssetSelection.checks_for_assets(*keys)
+            results.append(run(persistiq, warehouse, instance, selection, **partitioned))
     assert all(result.success for result in results)
     return {key: value for result in results for key, value in evaluations(result).items()}
 
@@ -141,21 +160,26 @@ def test_the_jobs_run_every_check_after_a_normal_load_and_all_pass(
     emulator, persistiq, warehouse, instance
 ):
     defs = Definitions(
-        assets=[persistiq_core_assets, persistiq_leads_assets],
+        assets=[persistiq_core_assets, persistiq_leads_assets, persistiq_activity_assets],
         asset_checks=persistiq_asset_checks,
-        jobs=[users_campaigns_job, leads_job],
+        jobs=[users_campaigns_job, leads_job, activity_job],
         resources=resources_for(persistiq, warehouse),
     )
-    core = defs.resolve_job_def(users_campaigns_job.name).execute_in_process(instance=instance)
-    leads = defs.resolve_job_def(leads_job.name).execute_in_process(
-        instance=instance, tags=EMULATOR_DAYS
-    )
-
-    assert core.success and leads.success
-    # AssetSelection.assets(<multi-asset>) brings the checks of its assets along.
-    assert set(evaluations(core)) == {key for key in EVERY_CHECK if key[0] != "leads"}
-    assert set(evaluations(leads)) == {key for key in EVERY_CHECK if key[0] == "leads"}
-    results = {**evaluations(core), **evaluations(leads)}
+    results = {}
+    for job, pipeline in (
+        (users_campaigns_job, CORE_PIPELINE_NAME),
+        (leads_job, LEADS_PIPELINE_NAME),
+        (activity_job, ACTIVITY_PIPELINE_NAME),
+    ):
+        result = defs.resolve_job_def(job.name).execute_in_process(
+            instance=instance, tags=None if job is users_campaigns_job else EMULATOR_DAYS
+        )
+        assert result.success, job.name
+        # AssetSelection.assets(<multi-asset>) brings the checks of its assets along.
+        assert set(evaluations(result)) == {
+            key for key in EVERY_CHECK if TABLES_BY_NAME[key[0]].pipeline == pipeline
+        }
+        results.update(evaluations(result))
     assert {key: result.passed for key, result in results.items()} == dict.fromkeys(
         EVERY_CHECK, True
     )
@@ -313,7 +337,8 @@ def test_rows_check_uses_the_load_of_the_latest_materialisation(
     nothing = quiet_day[("leads", ROWS_CHECK_NAME)]
     assert nothing.passed and metadata(nothing)["persistiq_rows"] == 0
 
-    result = run_checks(persistiq, warehouse, instance)
+    loaded = [AssetKey(["persistiq", table]) for table in ("users", "campaigns", "leads")]
+    result = run_checks(persistiq, warehouse, instance, AssetSelection.checks_for_assets(*loaded))
 
     results = evaluations(result)
     assert all(value.passed for value in results.values())

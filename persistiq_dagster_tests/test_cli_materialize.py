@@ -22,7 +22,7 @@ import pytest
 from dagster import DagsterInstance
 
 from persistiq_dagster.emulator import PersistIQEmulator, make_dataset
-from persistiq_dagster.emulator.data import DEFAULT_UPDATED_DAYS
+from persistiq_dagster.emulator.generate import DEFAULT_UPDATED_DAYS
 from persistiq_dagster_tests.conftest import assert_each_page_once, page_count
 from persistiq_dagster_tests.dagster_cli import (
     DAGSTER,
@@ -239,3 +239,60 @@ def test_wrong_api_key_fails_with_a_redacted_message(
     # No 401 was retried: retrying cannot fix a wrong key.
     paths = [record.path for record in emulator.requests]
     assert len(paths) == len(set(paths)), f"a 401 was retried: {paths}"
+
+
+def test_materialize_every_other_table_from_the_cli(
+    emulator: PersistIQEmulator, tmp_path: Path
+) -> None:
+    """The snapshots beyond users and campaigns in one run; events and replies of every day
+    in another: each table holds what the emulator serves, each page read once."""
+    store = emulator.store
+    snapshots = materialize(
+        "persistiq/campaign_leads,persistiq/lead_statuses,persistiq/lead_fields,"
+        "persistiq/tags,persistiq/dnc_domains",
+        tmp_path,
+        emulator.api_key,
+        emulator.base_url,
+    )
+    assert snapshots.returncode == 0, output_of(snapshots)[-6000:]
+    activity = materialize(
+        "persistiq/events,persistiq/replies",
+        tmp_path,
+        emulator.api_key,
+        emulator.base_url,
+        "--partition-range",
+        ALL_DAYS,
+    )
+    assert activity.returncode == 0, output_of(activity)[-6000:]
+
+    duckdb_path = tmp_path / "warehouse" / "persistiq_cli.duckdb"
+    served = {
+        "campaign_leads": sum(len(store.campaign_leads_of(c["id"])) for c in store.campaigns),
+        **{
+            table: len(store.records(table))
+            for table in (
+                "lead_statuses",
+                "lead_fields",
+                "tags",
+                "dnc_domains",
+                "events",
+                "replies",
+            )
+        },
+    }
+    assert table_counts(duckdb_path, tuple(served)) == served
+    assert pages_requested(emulator, "/v1/users") == [], "users were not selected"
+    assert pages_requested(emulator, "/v1/leads") == [], "leads were not selected"
+    assert pages_requested(emulator, "/v1/campaigns") == [1, 1]  # listed once per run
+    assert pages_requested(emulator, "/v1/dnc_domains") == expected_pages(len(store.dnc_domains))
+    assert_each_page_once(emulator, "/v1/events", len(store.events))
+    for campaign in store.campaigns:
+        for table, records in (
+            ("leads", store.campaign_leads_of(campaign["id"])),
+            ("replies", store.replies_of(campaign["id"])),
+        ):
+            path = f"/v1/campaigns/{campaign['id']}/{table}"
+            assert pages_requested(emulator, path) == expected_pages(len(records)), path
+    with DagsterInstance.from_config(str(tmp_path / "dagster_home")) as instance:
+        assert len(instance.get_runs()) == 2  # a range of days is one run
+    assert SECRET_KEY not in output_of(snapshots) + output_of(activity)

@@ -21,7 +21,13 @@ import duckdb
 import pytest
 import requests
 
+from persistiq_dagster.catalog import TABLE_NAMES, is_snapshot, pipeline_tables
 from persistiq_dagster.emulator import PersistIQEmulator, make_dataset
+from persistiq_dagster.settings import (
+    ACTIVITY_PIPELINE_NAME,
+    CORE_PIPELINE_NAME,
+    LEADS_PIPELINE_NAME,
+)
 from persistiq_dagster_tests.conftest import EMULATOR_DAYS, assert_each_page_once
 from persistiq_dagster_tests.dagster_cli import (
     DAGSTER,
@@ -33,8 +39,13 @@ from persistiq_dagster_tests.dagster_cli import (
 )
 
 DATASET = "persistiq"
-TABLES = ("users", "campaigns", "leads")
+TABLES = TABLE_NAMES
 ASSET_KEYS = [["persistiq", table] for table in TABLES]
+# The asset keys of each dlt pipeline: one run each, as the UI launches them.
+RUNS = {
+    pipeline: [["persistiq", table] for table in pipeline_tables(pipeline)]
+    for pipeline in (CORE_PIPELINE_NAME, LEADS_PIPELINE_NAME, ACTIVITY_PIPELINE_NAME)
+}
 PAGE_SIZE = 100
 READY_TIMEOUT = 120.0
 RUN_TIMEOUT = 180.0
@@ -226,7 +237,7 @@ def dagster_dev(
         stop_process_group(proc)
 
 
-def test_dagster_dev_lists_the_three_assets(dagster_dev) -> None:
+def test_dagster_dev_lists_every_asset(dagster_dev) -> None:
     server, _, _ = dagster_dev
     nodes = server.graphql(ASSET_NODES_QUERY)["assetNodes"]
     by_key = {tuple(node["assetKey"]["path"]): node for node in nodes}
@@ -268,7 +279,7 @@ query StepStats($runId: ID!) {
 def step_interval(server: DagsterDev, run_id: str) -> tuple[float, float]:
     """When the run's dlt step (the one that writes the warehouse) started and ended."""
     steps = server.graphql(STEP_STATS_QUERY, {"runId": run_id})["runOrError"]["stepStats"]
-    (stats,) = [step for step in steps if step["stepKey"] in ("persistiq_core", "persistiq_leads")]
+    (stats,) = [step for step in steps if step["stepKey"] in RUNS]
     return stats["startTime"], stats["endTime"]
 
 
@@ -284,45 +295,64 @@ def wait_for_run(server: DagsterDev, run_id: str) -> str:
     raise AssertionError("unreachable")
 
 
+def served_ids(store, table: str) -> set[str]:
+    if table == "campaign_leads":
+        return {row["id"] for c in store.campaigns for row in store.campaign_leads_of(c["id"])}
+    return {record["id"] for record in store.records(table)}
+
+
 def test_dagster_dev_materialises_all_assets_over_graphql(
     dagster_dev, emulator: PersistIQEmulator
 ) -> None:
-    """Users and campaigns in one run, every day of leads' data in another, launched at once:
-    the pool makes the second writer of the DuckDB file wait instead of failing."""
+    """One run per dlt pipeline (the partitioned ones over every day of the emulator's data),
+    launched at once: the pool makes each writer of the DuckDB file wait instead of failing."""
     server, location_name, repository_name = dagster_dev
-    core = launch_run(server, location_name, repository_name, ASSET_KEYS[:2])
-    leads = launch_run(
-        server,
-        location_name,
-        repository_name,
-        ASSET_KEYS[2:],
-        EMULATOR_DAYS,
-    )
-    for run_id in (core, leads):
+    runs = [
+        launch_run(
+            server,
+            location_name,
+            repository_name,
+            keys,
+            None if pipeline == CORE_PIPELINE_NAME else EMULATOR_DAYS,
+        )
+        for pipeline, keys in RUNS.items()
+    ]
+    for run_id in runs:
         status = wait_for_run(server, run_id)
         if status != "SUCCESS":
             server.fail(f"run {run_id} ended as {status}")
-    (first, second) = sorted(step_interval(server, run_id) for run_id in (core, leads))
-    assert first[1] <= second[0], f"steps writing one DuckDB file overlapped: {first} {second}"
+    intervals = sorted(step_interval(server, run_id) for run_id in runs)
+    for first, second in zip(intervals, intervals[1:], strict=False):
+        assert first[1] <= second[0], f"steps writing one DuckDB file overlapped: {intervals}"
 
     store = emulator.store
     with duckdb.connect(str(server.duckdb_path), read_only=True) as connection:
         for table in TABLES:
-            expected = {record["id"] for record in getattr(store, table)}
-            (rows,) = connection.execute(f"select count(*) from {DATASET}.{table}").fetchone()
-            id_rows = connection.execute(f"select id from {DATASET}.{table}").fetchall()
-            ids = {row[0] for row in id_rows}
-            assert rows == len(expected), f"{DATASET}.{table}: {rows} rows, {len(expected)} served"
-            assert ids == expected, f"{DATASET}.{table}: ids differ from the emulator's"
+            current = "_dlt_valid_to is null" if is_snapshot(table) else "true"
+            id_rows = connection.execute(
+                f"select id from {DATASET}.{table} where {current}"
+            ).fetchall()
+            ids = [row[0] for row in id_rows]
+            assert len(ids) == len(set(ids)), f"{DATASET}.{table}: an id twice"
+            assert set(ids) == served_ids(store, table), f"{DATASET}.{table} differs"
 
     records = emulator.requests
     assert records, "the emulator got no request"
     assert all(record.status == 200 for record in records), [
         (record.path, record.query, record.status) for record in records if record.status != 200
     ]
-    for table in TABLES:
-        assert_each_page_once(emulator, f"/v1/{table}", len(getattr(store, table)))
-    assert {record.path for record in records} == {f"/v1/{table}" for table in TABLES}
+    for table in ("users", "leads", "events", "tags", "dnc_domains"):
+        assert_each_page_once(emulator, f"/v1/{table}", len(store.records(table)))
+    # Campaigns: listed once for campaign leads, once for replies (each its own run).
+    assert [r.query.get("page", "1") for r in records if r.path == "/v1/campaigns"] == ["1"] * 2
+    for campaign in store.campaigns:
+        for table, served in (
+            ("leads", store.campaign_leads_of(campaign["id"])),
+            ("replies", store.replies_of(campaign["id"])),
+        ):
+            path = f"/v1/campaigns/{campaign['id']}/{table}"
+            pages = [int(r.query.get("page", "1")) for r in records if r.path == path]
+            assert sorted(pages) == list(range(1, max(1, -(-len(served) // PAGE_SIZE)) + 1))
 
 
 START_SENSOR_MUTATION = """
@@ -335,9 +365,9 @@ mutation StartSensor($selector: SensorSelector!) {
 }
 """
 
-LEADS_RUNS_QUERY = """
-query LeadsRuns {
-  runsOrError(filter: {pipelineName: "persistiq_leads_job"}) {
+RUNS_OF_JOB_QUERY = """
+query RunsOfJob($job: String!) {
+  runsOrError(filter: {pipelineName: $job}) {
     ... on Runs { results { runId status tags { key value } } }
   }
 }
@@ -361,7 +391,9 @@ def test_the_daemon_ticks_the_leads_sensor_and_its_run_loads_todays_updates(
     deadline = time.monotonic() + RUN_TIMEOUT
     runs: list[dict] = []
     while not runs and time.monotonic() < deadline:
-        runs = server.graphql(LEADS_RUNS_QUERY)["runsOrError"]["results"]
+        runs = server.graphql(RUNS_OF_JOB_QUERY, {"job": "persistiq_leads_job"})["runsOrError"][
+            "results"
+        ]
         time.sleep(1)
     if not runs:
         server.fail(f"the leads sensor requested no run within {RUN_TIMEOUT:.0f} s")
@@ -370,6 +402,12 @@ def test_the_daemon_ticks_the_leads_sensor_and_its_run_loads_todays_updates(
     tags = {tag["key"]: tag["value"] for tag in run["tags"]}
     assert tags["dagster/partition"] == time.strftime("%Y-%m-%d", time.gmtime())
     assert tags["dagster/sensor_name"] == "persistiq_leads_updates_sensor"
+    # Today's events and replies are requested with today's leads.
+    activity = server.graphql(RUNS_OF_JOB_QUERY, {"job": "persistiq_activity_job"})
+    (activity_run,) = activity["runsOrError"]["results"]
+    assert wait_for_run(server, activity_run["runId"]) == "SUCCESS"
+    activity_tags = {tag["key"]: tag["value"] for tag in activity_run["tags"]}
+    assert activity_tags["dagster/partition"] == tags["dagster/partition"]
     with duckdb.connect(str(server.duckdb_path), read_only=True) as connection:
         loaded = dict(connection.execute(f"select id, status from {DATASET}.leads").fetchall())
     statuses = {lead["id"]: lead["status"] for lead in emulator.store.leads}

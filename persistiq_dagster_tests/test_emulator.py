@@ -13,50 +13,12 @@ from pathlib import Path
 import pytest
 import requests
 
-from persistiq_dagster.emulator import EmulatorStore, PersistIQEmulator, make_dataset
+from persistiq_dagster.emulator import PersistIQEmulator, make_dataset
 from persistiq_dagster.emulator.data import parse_timestamp
+from persistiq_dagster_tests.conftest import scan
 
 KEY = "test-api-key"
 REPO_ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture
-def make_emulator():
-    """Start emulators with the given settings; all are stopped after the test."""
-    started: list[PersistIQEmulator] = []
-
-    def start(store: EmulatorStore | None = None, **settings) -> PersistIQEmulator:
-        emulator = PersistIQEmulator(store=store or make_dataset(), **settings).start()
-        started.append(emulator)
-        return emulator
-
-    yield start
-    for emulator in started:
-        emulator.stop()
-
-
-@pytest.fixture
-def http() -> requests.Session:
-    session = requests.Session()
-    session.headers.update({"x-api-key": KEY, "User-Agent": "emulator-tests/1"})
-    yield session
-    session.close()
-
-
-def scan(http: requests.Session, url: str, params: dict | None = None) -> list[dict]:
-    """Read pages 1, 2, ... with our own params until next_page is null; return the bodies.
-
-    Only the page number is taken from next_page (the safe way: the URL may drop filters).
-    """
-    pages = []
-    page = 1
-    while True:
-        response = http.get(url, params={**(params or {}), "page": page})
-        assert response.status_code == 200, response.text
-        pages.append(response.json())
-        if pages[-1]["next_page"] is None:
-            return pages
-        page += 1
 
 
 def test_url_paging_serves_every_lead_once(make_emulator, http):

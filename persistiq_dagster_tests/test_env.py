@@ -9,6 +9,7 @@ from dlt.common.destination import Destination
 from dlt.common.exceptions import MissingDependencyException
 
 from persistiq_dagster import env
+from persistiq_dagster.catalog import TABLE_NAMES
 from persistiq_dagster.errors import PersistIQConfigError
 from persistiq_dagster_tests.dagster_cli import DAGSTER, MODULE, PROJECT_DIR, project_env
 
@@ -25,6 +26,8 @@ def no_persistiq_settings(monkeypatch):
         "PERSISTIQ_LOADER_FILE_FORMAT",
         "PERSISTIQ_CONCURRENT_REQUESTS",
         "PERSISTIQ_DUCKDB_MEMORY_LIMIT",
+        "PERSISTIQ_EXCLUDE_TABLES",
+        "PERSISTIQ_LOAD_REPLY_BODIES",
     ):
         monkeypatch.delenv(name, raising=False)
 
@@ -199,3 +202,38 @@ def test_the_cli_names_a_bad_start_date_in_one_line(tmp_path):
         "persistiq_dagster.errors.PersistIQConfigError: PERSISTIQ_START_DATE='2024-13-45' "
         "is not an ISO 8601 date such as 2024-01-01 (month must be in 1..12)"
     ]
+
+
+def test_every_table_is_loaded_unless_excluded(monkeypatch):
+    assert env.enabled_tables_from_env() == TABLE_NAMES
+    monkeypatch.setenv("PERSISTIQ_EXCLUDE_TABLES", " replies, events ")
+    enabled = env.enabled_tables_from_env()
+    assert "replies" not in enabled and "events" not in enabled
+    assert len(enabled) == len(TABLE_NAMES) - 2
+
+
+@pytest.mark.parametrize(
+    ("excluded", "complaint"),
+    [
+        ("leads", "names leads (leads cannot be left out)"),
+        ("evnets", "names evnets (unknown tables)"),
+    ],
+)
+def test_excluding_a_required_or_unknown_table_names_the_variable(monkeypatch, excluded, complaint):
+    monkeypatch.setenv("PERSISTIQ_EXCLUDE_TABLES", excluded)
+    with pytest.raises(PersistIQConfigError, match=r"PERSISTIQ_EXCLUDE_TABLES=") as raised:
+        env.enabled_tables_from_env()
+    assert complaint in str(raised.value)
+    assert "events, replies" in str(raised.value)  # what it takes
+
+
+@pytest.mark.parametrize(("raw", "loaded"), [("", False), ("TRUE", True), ("no", False)])
+def test_reply_bodies_are_off_unless_turned_on(monkeypatch, raw, loaded):
+    monkeypatch.setenv("PERSISTIQ_LOAD_REPLY_BODIES", raw)
+    assert env.persistiq_from_env().load_reply_bodies is loaded
+
+
+def test_a_reply_bodies_value_that_is_not_yes_or_no_names_the_variable(monkeypatch):
+    monkeypatch.setenv("PERSISTIQ_LOAD_REPLY_BODIES", "maybe")
+    with pytest.raises(PersistIQConfigError, match="PERSISTIQ_LOAD_REPLY_BODIES='maybe' is not"):
+        env.persistiq_from_env()

@@ -108,14 +108,16 @@ def test_the_readme_commands_work_as_written(tmp_path):
             session.wait(timeout=30)
     output = log.read_text()
     assert session.returncode == 0, output[-8000:]
-    assert "Asset checks: 7 of 7 passed" in output, output[-4000:]  # make demo
+    assert "Asset checks: 21 of 21 passed" in output, output[-4000:]  # make demo
+    assert "10 of 10 endpoints answered" in output, output[-4000:]  # the connection check
     with DagsterInstance.from_config(str(copy / ".dagster_home")) as instance:
-        # The shell's two runs landed in the instance make dev uses...
+        # The shell's four runs landed in the instance make dev uses...
         runs = instance.get_runs()
-        assert [run.status for run in runs] == [DagsterRunStatus.SUCCESS] * 2
+        assert [run.status for run in runs] == [DagsterRunStatus.SUCCESS] * 4
         # ...and the schedule was started under the code location make dev loads.
         (state,) = [s for s in instance.all_instigator_state() if s.name == SCHEDULE]
         assert state.status.value == "RUNNING"
         assert state.origin.repository_origin.code_location_origin.location_name == LOCATION
     # The query blocks ran against the emulator's warehouse and printed their tables.
     assert output.count("stats__prospects_replied") >= 2, output[-4000:]
+    assert "reply_rate" in output and "opens" in output, output[-4000:]  # the analyst queries

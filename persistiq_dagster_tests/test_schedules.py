@@ -6,12 +6,16 @@ from dagster import DefaultScheduleStatus, build_schedule_context
 
 from persistiq_dagster.definitions import defs
 from persistiq_dagster.partitions import leads_daily_partitions
-from persistiq_dagster.schedules import leads_daily_schedule, users_campaigns_daily_schedule
+from persistiq_dagster.schedules import (
+    activity_daily_schedule,
+    leads_daily_schedule,
+    users_campaigns_daily_schedule,
+)
 from persistiq_dagster_tests.conftest import count_rows, query, run_assets
 
 
-def test_both_schedules_are_off_until_turned_on_and_share_the_partitions_timezone():
-    for schedule in (leads_daily_schedule, users_campaigns_daily_schedule):
+def test_the_schedules_are_off_until_turned_on_and_share_the_partitions_timezone():
+    for schedule in (leads_daily_schedule, users_campaigns_daily_schedule, activity_daily_schedule):
         assert schedule.default_status == DefaultScheduleStatus.STOPPED
         assert schedule.execution_timezone == leads_daily_partitions.timezone
 
@@ -43,3 +47,16 @@ def test_leads_tick_requests_the_day_that_just_closed_and_its_run_loads_that_day
     assert count_rows(warehouse, "leads") == len(expected)
     days = query(warehouse, "select distinct strftime(updated_at, '%Y-%m-%d') from persistiq.leads")
     assert days == [("2024-02-10",)]
+
+
+def test_activity_tick_requests_the_day_that_just_closed():
+    context = build_schedule_context(
+        scheduled_execution_time=datetime(2024, 2, 11, 0, 30, tzinfo=UTC),
+        repository_def=defs.get_repository_def(),
+    )
+
+    (request,) = activity_daily_schedule.evaluate_tick(context).run_requests
+
+    assert activity_daily_schedule.job_name == "persistiq_activity_job"
+    assert request.partition_key == "2024-02-10"
+    assert request.run_key == "persistiq_activity_daily:2024-02-10"

@@ -24,20 +24,24 @@ from dagster import (
 )
 
 from persistiq_dagster import settings
-from persistiq_dagster.assets import persistiq_core_assets, persistiq_leads_assets
+from persistiq_dagster.assets import (
+    persistiq_activity_assets,
+    persistiq_core_assets,
+    persistiq_leads_assets,
+)
 from persistiq_dagster.dlt_resource import PersistIQDltResource
 from persistiq_dagster.emulator import PersistIQEmulator, make_dataset
 from persistiq_dagster.emulator.data import format_timestamp
 from persistiq_dagster.env import int_from_env
 from persistiq_dagster.errors import PersistIQConfigError
-from persistiq_dagster.jobs import leads_job, users_campaigns_job
+from persistiq_dagster.jobs import activity_job, leads_job, users_campaigns_job
 from persistiq_dagster.partitions import leads_daily_partitions
 from persistiq_dagster.resources import PersistIQResource, PersistIQWarehouse
 from persistiq_dagster.sensors import leads_updates_sensor, persistiq_run_failure_sensor
 from persistiq_dagster.sensors.leads_cursor import LeadsCursor
 from persistiq_dagster.sensors.leads_poll import SENSOR_MAX_RETRIES
 from persistiq_dagster.sensors.run_failure import is_persistiq_run
-from persistiq_dagster.source import parse_instant
+from persistiq_dagster.windows import parse_instant
 from persistiq_dagster_tests.conftest import persistiq_for
 
 TZ = ZoneInfo(leads_daily_partitions.timezone)
@@ -59,8 +63,8 @@ def utc_z(moment: datetime) -> str:
 def definitions(persistiq, tmp_path) -> Definitions:
     """The project's assets and jobs with the sensors, as definitions.py would wire them."""
     return Definitions(
-        assets=[persistiq_core_assets, persistiq_leads_assets],
-        jobs=[users_campaigns_job, leads_job],
+        assets=[persistiq_core_assets, persistiq_leads_assets, persistiq_activity_assets],
+        jobs=[users_campaigns_job, leads_job, activity_job],
         sensors=[leads_updates_sensor, persistiq_run_failure_sensor],
         resources={
             "dlt": PersistIQDltResource(),
@@ -93,6 +97,15 @@ def tick(instance, tmp_path):
     return evaluate
 
 
+def leads_runs(result) -> list:
+    """The tick's runs of the leads job (it may also request today's activity)."""
+    return [r for r in result.run_requests if r.job_name == leads_job.name]
+
+
+def activity_runs(result) -> list:
+    return [r for r in result.run_requests if r.job_name == activity_job.name]
+
+
 def a_past_second_today() -> datetime:
     """A whole second of today, five seconds ago (in a day's first seconds, waits them out)."""
     if datetime.now(TZ) - today_start() < timedelta(seconds=7):
@@ -116,7 +129,7 @@ def closed_port() -> int:
 def test_sensor_definitions(persistiq, tmp_path):
     repo = definitions(persistiq, tmp_path).get_repository_def()
     leads = repo.get_sensor_def("persistiq_leads_updates_sensor")
-    assert leads.job_name == "persistiq_leads_job"
+    assert [job.name for job in leads.jobs] == ["persistiq_leads_job", "persistiq_activity_job"]
     assert leads.default_status == DefaultSensorStatus.STOPPED
     assert leads.minimum_interval_seconds == settings.DEFAULT_LEADS_SENSOR_INTERVAL_SECONDS
     assert leads.required_resource_keys == {"persistiq"}
@@ -143,7 +156,7 @@ def test_interval_setting(monkeypatch):
 
 def test_first_tick_starts_today_and_skips(emulator, persistiq, tick):
     result = tick(persistiq)
-    assert result.run_requests == []
+    assert leads_runs(result) == []
     assert result.skip_message.startswith("No PersistIQ lead updated after")
     assert emulator.count() == 1
     assert updated_after_sent(emulator) == [utc_z(today_start() - timedelta(seconds=1))]
@@ -167,7 +180,7 @@ def test_updates_today_request_todays_partition_once(emulator, store, persistiq,
 
     second = tick(persistiq, first.cursor)
     assert second.skip_message is None
-    [request] = second.run_requests
+    [request] = leads_runs(second)
     assert request.partition_key == day_key(now)
     assert request.run_key and day_key(now) in request.run_key
     cursor = LeadsCursor.from_json(second.cursor)
@@ -175,12 +188,12 @@ def test_updates_today_request_todays_partition_once(emulator, store, persistiq,
     assert len(cursor.ids_at_cursor) == 3
 
     third = tick(persistiq, second.cursor)
-    assert third.run_requests == []
+    assert leads_runs(third) == []
     assert third.skip_message == f"No PersistIQ lead updated after {format_timestamp(now)}"
     assert emulator.count() == 3  # one request a tick
     assert updated_after_sent(emulator)[-1] == utc_z(now - timedelta(seconds=1))
     # The same tick again (a cursor that failed to persist) asks for the very same run key.
-    assert tick(persistiq, first.cursor).run_requests[0].run_key == request.run_key
+    assert leads_runs(tick(persistiq, first.cursor))[0].run_key == request.run_key
 
 
 def test_lead_updated_in_the_cursors_second_is_not_missed(emulator, store, persistiq, tick):
@@ -188,13 +201,13 @@ def test_lead_updated_in_the_cursors_second_is_not_missed(emulator, store, persi
     first_id, second_id = store.leads[0]["id"], store.leads[1]["id"]
     store.update_leads(ids=[first_id], at=moment)
     first = tick(persistiq)
-    assert len(first.run_requests) == 1
+    assert len(leads_runs(first)) == 1
     store.update_leads(ids=[second_id], at=moment)  # same second, seen only now
     second = tick(persistiq, first.cursor)
-    assert len(second.run_requests) == 1
-    assert second.run_requests[0].run_key != first.run_requests[0].run_key
+    assert len(leads_runs(second)) == 1
+    assert leads_runs(second)[0].run_key != leads_runs(first)[0].run_key
     assert set(LeadsCursor.from_json(second.cursor).ids_at_cursor) == {first_id, second_id}
-    assert tick(persistiq, second.cursor).run_requests == []
+    assert leads_runs(tick(persistiq, second.cursor)) == []
 
 
 def test_updates_on_two_days_request_both_partitions(emulator, store, persistiq, tick):
@@ -205,20 +218,42 @@ def test_updates_on_two_days_request_both_partitions(emulator, store, persistiq,
     cursor = LeadsCursor(utc_z(yesterday + timedelta(hours=22))).to_json()
 
     result = tick(persistiq, cursor)
-    assert sorted(r.partition_key for r in result.run_requests) == [
+    assert sorted(r.partition_key for r in leads_runs(result)) == [
         day_key(yesterday),
         day_key(now),
     ]
-    assert len({r.run_key for r in result.run_requests}) == 2
+    assert len({r.run_key for r in leads_runs(result)}) == 2
     assert LeadsCursor.from_json(result.cursor).updated_at == format_timestamp(now)
     assert emulator.count() == 1
+
+
+def test_todays_events_and_replies_are_requested_with_todays_leads_only(
+    emulator, store, persistiq, tick
+):
+    yesterday = today_start() - timedelta(days=1)
+    cursor = LeadsCursor(utc_z(yesterday + timedelta(hours=22))).to_json()
+    store.update_leads(count=2, at=yesterday + timedelta(hours=23))
+
+    only_yesterday = tick(persistiq, cursor)
+    assert [r.partition_key for r in leads_runs(only_yesterday)] == [day_key(yesterday)]
+    assert activity_runs(only_yesterday) == []
+
+    now = datetime.now(UTC)
+    store.update_leads(count=2, at=now)
+    today = tick(persistiq, only_yesterday.cursor)
+    [leads] = leads_runs(today)
+    [activity] = activity_runs(today)
+    assert activity.partition_key == leads.partition_key == day_key(now)
+    assert activity.run_key != leads.run_key
+    assert activity_runs(tick(persistiq, today.cursor)) == []  # nothing new: nothing again
+    assert len(today.run_requests) == 2
 
 
 def test_more_than_a_page_requests_every_day_since_the_cursor(emulator, store, persistiq, tick):
     store.update_leads(count=150, at=datetime.now(UTC))  # page 1 holds 100 of them
     two_days_ago = today_start() - timedelta(days=2)
     result = tick(persistiq, LeadsCursor(utc_z(two_days_ago)).to_json())
-    assert [r.partition_key for r in result.run_requests] == [
+    assert [r.partition_key for r in leads_runs(result)] == [
         day_key(two_days_ago + timedelta(days=offset)) for offset in range(3)
     ]
     assert emulator.count() == 1
@@ -232,7 +267,7 @@ def test_a_page_of_leads_seen_at_the_cursor_does_not_stall_the_sensor(
     bulk_at = a_past_second_today()
     store.add_leads(250, at=bulk_at)
     first = tick(persistiq)
-    assert [r.partition_key for r in first.run_requests] == [day_key(bulk_at)]
+    assert [r.partition_key for r in leads_runs(first)] == [day_key(bulk_at)]
     seen = LeadsCursor.from_json(first.cursor)
     assert seen.updated_at == format_timestamp(bulk_at)
     assert len(seen.ids_at_cursor) == 100  # page 1 only
@@ -248,14 +283,14 @@ def test_a_page_of_leads_seen_at_the_cursor_does_not_stall_the_sensor(
     cursor = LeadsCursor.from_json(ticks[-1].cursor)
     assert cursor.updated_at == utc_z(later)  # within at most two ticks
     assert cursor.ids_at_cursor == (last_id,)
-    requests = [request for later_tick in ticks[1:] for request in later_tick.run_requests]
+    requests = [request for later_tick in ticks[1:] for request in leads_runs(later_tick)]
     assert day_key(later) in {request.partition_key for request in requests}
-    run_keys = [request.run_key for t in ticks for request in t.run_requests]
+    run_keys = [request.run_key for t in ticks for request in leads_runs(t)]
     assert len(set(run_keys)) == len(run_keys)  # Dagster would drop a repeated key
     assert emulator.count() == len(ticks)  # one request a tick
 
     settled = tick(persistiq, ticks[-1].cursor)
-    assert settled.run_requests == []
+    assert leads_runs(settled) == []
     assert settled.skip_message == f"No PersistIQ lead updated after {utc_z(later)}"
 
 
@@ -268,7 +303,7 @@ def test_stepping_past_a_stuck_second_requests_every_day_since_it(
     bulk = sorted(store.add_leads(150, at=stuck_at))
     cursor = LeadsCursor(format_timestamp(stuck_at), tuple(bulk[:100]))  # page 1, seen
     result = tick(persistiq, cursor.to_json())
-    assert [r.partition_key for r in result.run_requests] == [
+    assert [r.partition_key for r in leads_runs(result)] == [
         day_key(two_days_ago + timedelta(days=offset)) for offset in range(3)
     ]
     past = LeadsCursor.from_json(result.cursor)
@@ -277,7 +312,7 @@ def test_stepping_past_a_stuck_second_requests_every_day_since_it(
     )
     assert past.ids_at_cursor == ()
     # The next tick asks from the stuck second on: the bulk is behind it.
-    assert tick(persistiq, result.cursor).run_requests == []
+    assert leads_runs(tick(persistiq, result.cursor)) == []
     assert parse_instant(updated_after_sent(emulator)[-1]) >= stuck_at
 
 
@@ -286,7 +321,7 @@ def test_a_stuck_second_not_over_yet_waits(emulator, store, persistiq, tick):
     bulk = sorted(store.add_leads(150, at=ahead))
     cursor = LeadsCursor(format_timestamp(ahead), tuple(bulk[:100])).to_json()
     result = tick(persistiq, cursor)
-    assert result.run_requests == []
+    assert leads_runs(result) == []
     assert "wait" in result.skip_message
     assert result.cursor == cursor
 
@@ -295,7 +330,7 @@ def test_lead_in_a_day_without_partition_holds_the_cursor(emulator, store, persi
     first = tick(persistiq)
     store.update_leads(count=1, at=datetime.now(UTC) + timedelta(days=2))
     result = tick(persistiq, first.cursor)
-    assert result.run_requests == []
+    assert leads_runs(result) == []
     assert "after the last partition" in result.skip_message
     assert LeadsCursor.from_json(result.cursor).updated_at == utc_z(today_start())
 
@@ -305,18 +340,18 @@ def test_leads_without_updated_at_use_a_fingerprint(tick):
     with PersistIQEmulator(store=store) as emulator:
         persistiq = persistiq_for(emulator)
         baseline = tick(persistiq)
-        assert baseline.run_requests == []
+        assert leads_runs(baseline) == []
         same = tick(persistiq, baseline.cursor)
-        assert same.run_requests == []
+        assert leads_runs(same) == []
         assert same.cursor == baseline.cursor
 
         store.update_leads(count=1)  # a status changes; no timestamp to tell when
         changed = tick(persistiq, same.cursor)
-        [request] = changed.run_requests
+        [request] = leads_runs(changed)
         assert request.partition_key == day_key(datetime.now(UTC))
         assert request.run_key
         assert changed.cursor != same.cursor
-        assert tick(persistiq, changed.cursor).run_requests == []
+        assert leads_runs(tick(persistiq, changed.cursor)) == []
         assert emulator.count() == 4
         # No updated_at anywhere: the cursor never moves past the first day's start.
         assert set(updated_after_sent(emulator)) == {utc_z(today_start() - timedelta(seconds=1))}
@@ -329,7 +364,7 @@ def test_api_unreachable_skips_without_moving_the_cursor(tick):
         api_key=WRONG_KEY, base_url=base_url, backoff_factor=0.01, max_retry_delay=0.05
     )
     result = tick(persistiq, cursor)
-    assert result.run_requests == []
+    assert leads_runs(result) == []
     assert settings.BASE_URL_ENV in result.skip_message
     assert base_url in result.skip_message
     assert result.cursor == cursor  # unchanged
@@ -347,7 +382,7 @@ def test_stopped_emulator_skips(tick):
 
 def test_wrong_key_skips_with_unauthorized_and_no_key(emulator, tick):
     result = tick(persistiq_for(emulator, api_key=WRONG_KEY))
-    assert result.run_requests == []
+    assert leads_runs(result) == []
     assert "401" in result.skip_message and "unauthorized" in result.skip_message
     assert settings.API_KEY_ENV in result.skip_message
     assert WRONG_KEY not in result.skip_message

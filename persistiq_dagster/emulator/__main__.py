@@ -6,7 +6,8 @@ import argparse
 import signal
 import threading
 
-from persistiq_dagster.emulator.data import make_dataset
+from persistiq_dagster.emulator.data import EVENT_SHAPES, WINDOW_ENDS
+from persistiq_dagster.emulator.generate import make_dataset
 from persistiq_dagster.emulator.server import NEXT_PAGE_STYLES, PersistIQEmulator
 
 
@@ -18,6 +19,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--leads", type=int, default=250)
     parser.add_argument("--campaigns", type=int, default=12)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--events", type=int, default=400)
+    parser.add_argument("--replies", type=int, default=60)
+    parser.add_argument("--tags", type=int, default=25)
+    parser.add_argument("--dnc-domains", type=int, default=130)
+    parser.add_argument(
+        "--event-shape",
+        choices=EVENT_SHAPES,
+        default="openapi",
+        help="events as in PersistIQ's OpenAPI file, or as on its docs pages",
+    )
+    parser.add_argument(
+        "--window-ends",
+        choices=WINDOW_ENDS,
+        default="inclusive",
+        help="whether start_at/end_at windows (events, replies) include their ends",
+    )
     parser.add_argument("--api-key", default="test-api-key")
     parser.add_argument("--page-size", type=int, default=100)
     parser.add_argument("--rate-limit", type=int, default=None, help="requests per window")
@@ -44,6 +61,11 @@ def main(argv: list[str] | None = None) -> int:
         campaigns=args.campaigns,
         seed=args.seed,
         with_updated_at=not args.no_updated_at,
+        events=args.events,
+        replies=args.replies,
+        tags=args.tags,
+        dnc_domains=args.dnc_domains,
+        event_shape=args.event_shape,
     )
     emulator = PersistIQEmulator(
         store=store,
@@ -55,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         rate_limit_window=args.rate_limit_window,
         fault_rate=args.fault_rate,
         latency=args.latency,
+        window_ends=args.window_ends,
         host=args.host,
         port=args.port,
     )

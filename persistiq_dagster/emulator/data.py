@@ -1,40 +1,34 @@
-"""Deterministic, seeded PersistIQ-shaped data and the thread-safe store the emulator serves."""
+"""The thread-safe store the emulator serves, and helpers for reading its records.
+
+Holds the resource names and record vocabularies (event shapes and types, lead statuses, window
+ends), the timestamp helpers (format_timestamp, format_epoch_seconds, parse_timestamp), the
+record helpers shared by the server and by tests (public, event_time, reply_time,
+event_campaign_id, in_window, ...) and EmulatorStore. The seeded data itself is generated in
+generate.py; make_dataset and DEFAULT_UPDATED_FROM/_TO/_DAYS are still importable from here.
+"""
 
 from __future__ import annotations
 
 import random
 import threading
-import unicodedata
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 
-RESOURCES = ("users", "leads", "campaigns")
+RESOURCES = ("users", "leads", "campaigns")  # the seeds' resources, served at /v1/<name>
+# Also served at /v1/<name>; lead_statuses and lead_fields take no `page`.
+EXTRA_RESOURCES = ("events", "lead_statuses", "lead_fields", "tags", "dnc_domains")
+# Served per campaign: /v1/campaigns/{campaign_id}/leads and /v1/campaigns/{campaign_id}/replies.
+# `campaign_leads` holds links {id, campaign_id, mailbox_id, lead_id}; served with the lead nested.
+CAMPAIGN_RESOURCES = ("campaign_leads", "replies")
+STORED_RESOURCES = RESOURCES + EXTRA_RESOURCES + CAMPAIGN_RESOURCES
 LEAD_STATUSES = ("active", "paused", "replied", "finished", "bounced", "opted_out")
-
-# fmt: off
-FIRST_NAMES = (
-    "Ada", "Ben", "Chloé", "Dmitri", "Zoë", "Łukasz", "太郎", "Fatima", "Grace", "Hiro",
-    "Ines", "José", "Kofi", "Lena", "Mateo", "Noor", "Olu", "Priya", "Søren", "Yuki",
-)
-LAST_NAMES = (
-    "Lovelace", "Okafor", "Müller", "Nowak", "山田", "García", "Smith", "Ivanova", "Björk",
-    "Chen", "Dubois", "Haddad", "Kowalski", "Nakamura", "O'Brien", "Rossi", "Singh", "Tanaka",
-)
-CITIES = (
-    ("Austin", "TX"), ("Boston", "MA"), ("Chicago", "IL"), ("Denver", "CO"), ("Seattle", "WA"),
-    ("São Paulo", "SP"), ("Kraków", "MP"), ("Zürich", "ZH"), ("Tokyo", "TK"), ("Lagos", "LA"),
-)
-# fmt: on
-STREETS = ("Main St", "Oak Ave", "Market St", "Elm Rd", "Königstraße", "Rue de Rivoli")
-INDUSTRIES = ("Software", "Retail", "Healthcare", "Finance", "Logistics", "Education")
-TITLES = ("CEO", "CTO", "VP Sales", "Head of Growth", "Account Executive", "Engineer")
-COMPANY_WORDS = ("Acme", "Globex", "Initech", "Umbrella", "Hooli", "Stark", "Wayne", "Vandelay")
-CAMPAIGN_WORDS = ("Spring", "Outbound", "Re-engage", "Enterprise", "SMB", "Webinar", "Q3 Push")
-
-DEFAULT_UPDATED_FROM = datetime(2024, 1, 1, tzinfo=UTC)
-DEFAULT_UPDATED_TO = datetime(2024, 3, 1, tzinfo=UTC)
-# The first and last days (YYYY-MM-DD) that make_dataset() spreads lead updates over by default.
-DEFAULT_UPDATED_DAYS = (f"{DEFAULT_UPDATED_FROM:%Y-%m-%d}", f"{DEFAULT_UPDATED_TO:%Y-%m-%d}")
+EVENT_SHAPES = ("openapi", "docs")
+EVENT_GROUPS = ("campaign", "settings", "lead_detail")
+EMAIL_EVENT_TYPES = (
+    "email_sent", "email_opened", "email_clicked", "email_replied", "email_bounced",
+)  # fmt: skip
+EVENT_TYPES = (*EMAIL_EVENT_TYPES, "lead_status_changed")
+WINDOW_ENDS = ("inclusive", "exclusive")
 
 
 def format_timestamp(moment: datetime) -> str:
@@ -63,127 +57,66 @@ def parse_timestamp(text: str) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-@lru_cache(maxsize=1024)
-def _ascii_slug(text: str) -> str:
-    folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    return "".join(ch for ch in folded.lower() if ch.isalnum()) or "x"
+# -- reading records: helpers shared by the server and by tests -------------------------------
 
 
-def _pick(rng: random.Random, options: tuple | list):
-    """rng.choice, cheaper: one rng.random() call."""
-    return options[int(rng.random() * len(options))]
+def public(record: dict) -> dict:
+    """`record` as served: without the hidden keys (those starting with "_")."""
+    if any(key.startswith("_") for key in record):
+        return {key: value for key, value in record.items() if not key.startswith("_")}
+    return record
 
 
-def _int(rng: random.Random, low: int, high: int) -> int:
-    """rng.randint(low, high), cheaper: one rng.random() call."""
-    return low + int(rng.random() * (high - low + 1))
+def _parse_or_none(value: object) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return parse_timestamp(value)
+    except ValueError:
+        return None
 
 
-def _new_id(rng: random.Random, prefix: str, taken: set[str]) -> str:
-    while True:
-        candidate = f"{prefix}_{rng.getrandbits(48):012x}"
-        if candidate not in taken:
-            taken.add(candidate)
-            return candidate
+def event_time(event: dict) -> datetime | None:
+    """When an event happened: `created_at` (openapi shape) or `event_at` (docs shape)."""
+    return _parse_or_none(event.get("created_at") or event.get("event_at"))
 
 
-def _maybe(rng: random.Random, value: str, filled: float = 0.9) -> str | None:
-    return value if rng.random() < filled else None
+def reply_time(reply: dict) -> datetime | None:
+    return _parse_or_none(reply.get("sent_at"))
 
 
-def _make_user(rng: random.Random, index: int, taken: set[str]) -> dict:
-    first, last = _pick(rng, FIRST_NAMES), _pick(rng, LAST_NAMES)
-    return {
-        "id": _new_id(rng, "u", taken),
-        "email": f"{_ascii_slug(first)}.{_ascii_slug(last)}{index}@example.com",
-        "activated": rng.random() < 0.8,
-        "default_mailbox_id": _maybe(rng, f"mb_{rng.getrandbits(32):08x}", 0.8),
-        "name": f"{first} {last}",
-        "salesforce_id": None,
-    }
+def event_group(event: dict) -> str | None:
+    """The group (campaign, settings, lead_detail) kept under the hidden key `_group`."""
+    return event.get("_group")
 
 
-def _make_lead_data(rng: random.Random, serial: int) -> dict:
-    first, last = _pick(rng, FIRST_NAMES), _pick(rng, LAST_NAMES)
-    city, state = _pick(rng, CITIES)
-    company = f"{_pick(rng, COMPANY_WORDS)} {_pick(rng, INDUSTRIES)}"
-    handle = f"{_ascii_slug(first)}{_ascii_slug(last)}{serial}"
-    return {
-        "address": _maybe(rng, f"{_int(rng, 1, 999)} {_pick(rng, STREETS)}"),
-        "city": _maybe(rng, city),
-        "company_name": _maybe(rng, company),
-        "email": _maybe(rng, f"{handle}@{_ascii_slug(company)}.example", 0.97),
-        "facebook": _maybe(rng, f"https://facebook.com/{handle}", 0.5),
-        "first_name": _maybe(rng, first, 0.97),
-        "industry": _maybe(rng, _pick(rng, INDUSTRIES)),
-        "last_name": _maybe(rng, last, 0.97),
-        "linkedin": _maybe(rng, f"https://linkedin.com/in/{handle}", 0.8),
-        "phone": _maybe(rng, f"+1-555-{_int(rng, 0, 9999):04d}", 0.7),
-        "salesforce_id": _maybe(rng, f"00Q{rng.getrandbits(40):010x}", 0.6),
-        "snippet": _maybe(rng, f"Saw {company} is hiring, {first}.", 0.6),
-        "state": _maybe(rng, state),
-        "title": _maybe(rng, _pick(rng, TITLES)),
-        "twitch_name": None,
-        "twitter": _maybe(rng, f"@{handle}", 0.5),
-    }
+def event_campaign_id(event: dict) -> str | None:
+    return (event.get("data") or {}).get("campaign_id") or (event.get("campaign") or {}).get("id")
 
 
-def _make_lead(
-    rng: random.Random,
-    lead_id: str,
-    serial: int,
-    user_ids: list[str],
-    created: int,
-    updated: int,
-    with_timestamps: bool,
-) -> dict:
-    """One lead; `created`/`updated` are epoch seconds."""
-    status = _pick(rng, LEAD_STATUSES)
-    sent_count = _int(rng, 0, 8)
-    lead = {
-        "id": lead_id,
-        "owner_id": _pick(rng, user_ids) if user_ids else None,
-        "bounced": status == "bounced",
-        "optedout": status == "opted_out",
-        "creator_id": _pick(rng, user_ids) if user_ids else None,
-        "status": status,
-        "last_sent_at": None,
-        "sent_count": sent_count,
-        "replied_count": _int(rng, 0, min(sent_count, 3)) if status == "replied" else 0,
-        "data": _make_lead_data(rng, serial),
-    }
-    if sent_count:
-        lead["last_sent_at"] = format_epoch_seconds(_int(rng, created, updated))
-    if with_timestamps:
-        lead["created_at"] = format_epoch_seconds(created)
-        lead["updated_at"] = format_epoch_seconds(updated)
-    return lead
+def event_lead_id(event: dict) -> str | None:
+    return (event.get("data") or {}).get("lead_id") or (event.get("lead") or {}).get("id")
 
 
-def _make_campaign(rng: random.Random, index: int, users: list[dict], taken: set[str]) -> dict:
-    creator = _pick(rng, users) if users else None
-    total = _int(rng, 0, 500)
-    contacted = _int(rng, 0, total)
-    reached = _int(rng, 0, contacted)
-    opened = _int(rng, 0, reached)
-    return {
-        "id": _new_id(rng, "c", taken),
-        "name": f"{_pick(rng, CAMPAIGN_WORDS)} {_pick(rng, INDUSTRIES)} #{index + 1}",
-        "creator": (
-            {"email": creator["email"], "id": creator["id"], "name": creator["name"]}
-            if creator
-            else None
-        ),
-        "stats": {
-            "prospects_bounced": _int(rng, 0, contacted // 10),
-            "prospects_contacted": contacted,
-            "prospects_opened": opened,
-            "prospects_optedout": _int(rng, 0, contacted // 20),
-            "prospects_reached": reached,
-            "prospects_replied": _int(rng, 0, opened),
-            "total_contacted": total,
-        },
-    }
+def event_user_id(event: dict) -> str | None:
+    return (event.get("data") or {}).get("user_id") or event.get("user_id")
+
+
+def in_window(
+    moment: datetime | None,
+    start: datetime | None,
+    end: datetime | None,
+    window_ends: str = "inclusive",
+) -> bool:
+    """Whether `moment` is in the window: start <= t <= end ("inclusive") or start < t < end
+    ("exclusive"); a missing bound is open. A null moment is never in a window."""
+    if moment is None:
+        return False
+    if window_ends == "inclusive":
+        return (start is None or start <= moment) and (end is None or moment <= end)
+    if window_ends == "exclusive":
+        return (start is None or start < moment) and (end is None or moment < end)
+    raise ValueError(f"window_ends must be one of {WINDOW_ENDS}, not {window_ends!r}")
 
 
 class EmulatorStore:
@@ -202,20 +135,82 @@ class EmulatorStore:
         *,
         seed: int = 0,
         with_updated_at: bool = True,
+        campaign_leads: list[dict] | None = None,
+        replies: list[dict] | None = None,
+        events: list[dict] | None = None,
+        lead_statuses: list[dict] | None = None,
+        lead_fields: list[dict] | None = None,
+        tags: list[dict] | None = None,
+        dnc_domains: list[dict] | None = None,
+        event_shape: str = "openapi",
     ) -> None:
+        if event_shape not in EVENT_SHAPES:
+            raise ValueError(f"event_shape must be one of {EVENT_SHAPES}, not {event_shape!r}")
         self.users = list(users or [])
         self.leads = list(leads or [])
         self.campaigns = list(campaigns or [])
+        # Links {id, campaign_id, mailbox_id, lead_id}; campaign_leads_of() nests the live lead.
+        self.campaign_leads = list(campaign_leads or [])
+        self.replies = list(replies or [])
+        # Events in `event_shape`, each with its group under the hidden key "_group".
+        self.events = list(events or [])
+        self.lead_statuses = list(lead_statuses or [])
+        self.lead_fields = list(lead_fields or [])
+        self.tags = list(tags or [])
+        self.dnc_domains = list(dnc_domains or [])
+        self.event_shape = event_shape
         self.with_updated_at = with_updated_at
         self.version = 0
         self.lock = threading.RLock()
         self._rng = random.Random(f"persistiq-store-mutations:{seed}")
 
     def records(self, resource: str) -> list[dict]:
-        """The live list for `resource` (one of RESOURCES)."""
-        if resource not in RESOURCES:
+        """The live list for `resource` (one of STORED_RESOURCES), as stored."""
+        if resource not in STORED_RESOURCES:
             raise KeyError(resource)
         return getattr(self, resource)
+
+    def campaign(self, campaign_id: str) -> dict | None:
+        """The campaign with this id, or None."""
+        with self.lock:
+            return next((c for c in self.campaigns if c.get("id") == campaign_id), None)
+
+    def campaign_leads_of(self, campaign_id: str) -> list[dict]:
+        """The campaign's leads as /v1/campaigns/{id}/leads serves them, ordered by id.
+
+        Each is {id, campaign_id, mailbox_id, lead}, `lead` being the live lead record (do not
+        mutate it); links to leads no longer in the store are left out. KeyError if the
+        campaign does not exist.
+        """
+        with self.lock:
+            if self.campaign(campaign_id) is None:
+                raise KeyError(campaign_id)
+            links = [link for link in self.campaign_leads if link["campaign_id"] == campaign_id]
+            wanted = {link["lead_id"] for link in links}
+            lead_by_id = {lead["id"]: lead for lead in self.leads if lead["id"] in wanted}
+        links.sort(key=lambda link: str(link["id"]))
+        return [
+            {
+                "id": link["id"],
+                "campaign_id": link["campaign_id"],
+                "mailbox_id": link["mailbox_id"],
+                "lead": lead_by_id[link["lead_id"]],
+            }
+            for link in links
+            if link["lead_id"] in lead_by_id
+        ]
+
+    def replies_of(self, campaign_id: str) -> list[dict]:
+        """The campaign's replies, ordered by id. KeyError if the campaign does not exist."""
+        with self.lock:
+            if self.campaign(campaign_id) is None:
+                raise KeyError(campaign_id)
+            found = [reply for reply in self.replies if reply.get("campaign_id") == campaign_id]
+        return sorted(found, key=lambda reply: str(reply["id"]))
+
+    event_time = staticmethod(event_time)
+    reply_time = staticmethod(reply_time)
+    event_group = staticmethod(event_group)
 
     def bump(self) -> int:
         """Mark the data as changed; returns the new version."""
@@ -241,6 +236,8 @@ class EmulatorStore:
         Sets `updated_at` to `at` (default: now, UTC) on leads that carry the field; leads
         without it stay without it. Returns the ids changed, in the order given or picked.
         """
+        from persistiq_dagster.emulator.generate import _pick  # lazy: generate imports data
+
         if (count is None) == (ids is None):
             raise ValueError("pass exactly one of count= or ids=")
         stamp = format_timestamp(at or datetime.now(UTC))
@@ -267,6 +264,8 @@ class EmulatorStore:
 
     def add_leads(self, n: int, at: datetime | None = None) -> list[str]:
         """Append `n` new leads created and updated at `at` (default: now, UTC); returns ids."""
+        from persistiq_dagster.emulator.generate import _make_lead, _new_id  # lazy, as above
+
         moment = at or datetime.now(UTC)
         stamp, seconds = format_timestamp(moment), int(moment.timestamp())
         with self.lock:
@@ -284,49 +283,40 @@ class EmulatorStore:
             return [lead["id"] for lead in new]
 
     def remove_leads(self, ids: list[str]) -> None:
-        """Delete the leads with these ids (unknown ids are ignored)."""
+        """Delete the leads with these ids, and their campaign leads (unknown ids are ignored)."""
         doomed = set(ids)
         with self.lock:
             self.leads = [lead for lead in self.leads if lead["id"] not in doomed]
+            self.campaign_leads = [
+                link for link in self.campaign_leads if link["lead_id"] not in doomed
+            ]
             self.version += 1
 
+    def remove_campaign(self, campaign_id: str) -> bool:
+        """Delete a campaign with its campaign leads and replies; returns whether it existed.
 
-def make_dataset(
-    users: int = 5,
-    leads: int = 250,
-    campaigns: int = 12,
-    seed: int = 0,
-    updated_from: datetime = DEFAULT_UPDATED_FROM,
-    updated_to: datetime = DEFAULT_UPDATED_TO,
-    with_updated_at: bool = True,
-) -> EmulatorStore:
-    """Build a store of generated records; the same arguments always give the same data.
+        Mailboxes stop listing it in `campaign_ids` (their users are replaced by copies);
+        events that mention it stay, as history does.
+        """
+        with self.lock:
+            kept = [c for c in self.campaigns if c.get("id") != campaign_id]
+            existed = len(kept) < len(self.campaigns)
+            self.campaigns = kept
+            self.campaign_leads = [
+                link for link in self.campaign_leads if link["campaign_id"] != campaign_id
+            ]
+            self.replies = [r for r in self.replies if r.get("campaign_id") != campaign_id]
+            self.users = [_without_campaign(user, campaign_id) for user in self.users]
+            self.version += 1
+            return existed
 
-    Lead `updated_at` values are spread uniformly over [updated_from, updated_to] at whole
-    seconds, with `created_at` between `updated_from` and `updated_at`. With
-    `with_updated_at=False` leads carry neither key, like the public docs' sample lead.
-    """
-    rng = random.Random(seed)
-    taken: set[str] = set()
-    user_records = [_make_user(rng, i, taken) for i in range(users)]
-    user_ids = [user["id"] for user in user_records]
-    start = int(updated_from.timestamp())
-    span = int((updated_to - updated_from).total_seconds())
-    lead_records = []
-    for serial in range(leads):
-        updated = start + _int(rng, 0, span)
-        created = _int(rng, start, updated)
-        lead_id = _new_id(rng, "l", taken)
-        lead_records.append(
-            _make_lead(rng, lead_id, serial, user_ids, created, updated, with_updated_at)
-        )
-    campaign_records = [
-        _make_campaign(rng, index, user_records, taken) for index in range(campaigns)
+
+def _without_campaign(user: dict, campaign_id: str) -> dict:
+    mailboxes = user.get("mailboxes") or []
+    if not any(campaign_id in box.get("campaign_ids", ()) for box in mailboxes):
+        return user
+    boxes = [
+        {**box, "campaign_ids": [c for c in box.get("campaign_ids", ()) if c != campaign_id]}
+        for box in mailboxes
     ]
-    return EmulatorStore(
-        user_records,
-        lead_records,
-        campaign_records,
-        seed=seed,
-        with_updated_at=with_updated_at,
-    )
+    return {**user, "mailboxes": boxes}

@@ -4,38 +4,56 @@ It follows shared/persistiq-api.md, awkward parts included: by default `next_pag
 that drops the request's filters, a 401 echoes the key that was sent, a 429 has no
 `Retry-After`, and unknown query parameters (such as `next_page=...`) are ignored.
 
+Endpoints (all GET; endpoints.py has the filters of each):
+`/v1/users`, `/v1/leads`, `/v1/campaigns`, `/v1/campaigns/{campaign_id}/leads` (records key
+`campaign_leads`), `/v1/campaigns/{campaign_id}/replies`, `/v1/events`, `/v1/lead_statuses`,
+`/v1/lead_fields`, `/v1/tags` and `/v1/dnc_domains`. `lead_statuses` and `lead_fields` ignore
+`page` and answer every record at once (has_more false, next_page null); the others page.
+
 Each request, in order: `latency` sleep; an injected response if one matches (not rate-limit
 counted, before auth); 404 outside `/v1/`; 401 on a wrong/missing `x-api-key` (not counted);
 the rate limit (every authenticated request counts, 429s and random faults included); a random
 fault (`fault_rate`); 404 for other paths or non-GET methods (paths match exactly, so
-`/v1/leads/` is a 404); 400 for a bad `page` (not an integer >= 1) or an unparseable
-`updated_after`/`created_after`; then the page. A repeated query parameter: the last one wins.
-Records are served ordered by id; pages are slices of one cached filtered list per store version.
+`/v1/leads/` is a 404); 400 for a bad `page` (not an integer >= 1) on an endpoint that pages, or
+an unparseable `updated_after`/`created_after`/`start_at`/`end_at`; 404 `not_found` for a
+campaign in the path that does not exist ("Campaign c_... not found"); then the page. A repeated
+query parameter: the last one wins.
+
+`start_at`/`end_at` (events, replies) bound a window whose ends are both inclusive
+(`window_ends="inclusive"`, the default: start_at <= t <= end_at) or both exclusive
+(`"exclusive"`: start_at < t < end_at); records with a null time are never in a window.
+Records are served ordered by id; pages are slices of one cached filtered list per
+(endpoint, campaign id, filters, window_ends, store version).
 """
 
 from __future__ import annotations
 
-import json
 import math
 import random
 import socket
 import threading
 import time
 import traceback
-from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from contextlib import suppress
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-from persistiq_dagster.emulator.data import (
-    RESOURCES,
-    EmulatorStore,
-    make_dataset,
-    parse_timestamp,
+from persistiq_dagster.emulator.data import WINDOW_ENDS, EmulatorStore
+from persistiq_dagster.emulator.endpoints import (
+    ENDPOINTS,
+    FILTERS,
+    BadRequest,
+    FilteredRecords,
+    FilteredRecordsCache,
+    NotFound,
+    parse_filters,
+    route,
 )
+from persistiq_dagster.emulator.endpoints import json_bytes as _json_bytes
+from persistiq_dagster.emulator.generate import make_dataset
 
 JSON_CONTENT_TYPE = "application/json; charset=utf-8"
 FAULT_STATUSES = (500, 502, 503, 504)
@@ -79,14 +97,6 @@ class _Injection:
     remaining: int
 
 
-class BadRequest(ValueError):
-    """A query parameter the API would reject with 400."""
-
-
-def _json_bytes(payload: object) -> bytes:
-    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
-
-
 def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
     """A PersistIQ-style error body: {"status":"error","error":{"reason","message"}}."""
     reason = ERROR_REASONS.get(status, "internal_error")
@@ -118,112 +128,6 @@ class FixedWindowRateLimiter:
             "X-RateLimit-Reset": str(reset),
         }
         return used <= limit, headers
-
-
-def _after(field_name: str, raw: str) -> Callable[[dict], bool]:
-    """Keep records whose `field_name` is strictly later than `raw`.
-
-    Records without the field (or with null) are kept: the server can't tell when they
-    changed, so an `updated_after` filter never hides them.
-    """
-    try:
-        bound = parse_timestamp(raw)
-    except ValueError:
-        raise BadRequest(f"Invalid {field_name.replace('_at', '_after')}: {raw!r}") from None
-
-    def keep(record: dict) -> bool:
-        value = record.get(field_name)
-        if value is None:
-            return True
-        try:
-            return parse_timestamp(value) > bound
-        except ValueError:
-            return True
-
-    return keep
-
-
-def _lead_email_is(raw: str) -> Callable[[dict], bool]:
-    return lambda record: (record.get("data") or {}).get("email") == raw
-
-
-def _field_is(field_name: str, raw: str) -> Callable[[dict], bool]:
-    return lambda record: record.get(field_name) == raw
-
-
-def _creator_is(raw: str) -> Callable[[dict], bool]:
-    return lambda record: (record.get("creator") or {}).get("id") == raw
-
-
-FILTERS: dict[str, dict[str, Callable[[str], Callable[[dict], bool]]]] = {
-    "users": {},
-    "leads": {
-        "updated_after": lambda raw: _after("updated_at", raw),
-        "created_after": lambda raw: _after("created_at", raw),
-        "status": lambda raw: _field_is("status", raw),
-        "email": _lead_email_is,
-    },
-    "campaigns": {"owner_id": _creator_is},
-}
-
-
-def parse_filters(resource: str, query: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
-    """The supported filters present in `query`, validated (BadRequest if unparseable)."""
-    chosen = tuple(sorted((k, v) for k, v in query.items() if k in FILTERS[resource]))
-    for name, raw in chosen:
-        FILTERS[resource][name](raw)
-    return chosen
-
-
-@dataclass
-class FilteredRecords:
-    """One filtered, id-ordered snapshot, with the JSON of the pages already served."""
-
-    records: list[dict]
-    encoded_chunks: dict[tuple[int, int], bytes] = field(default_factory=dict)
-
-    def chunk_json(self, start: int, size: int) -> bytes:
-        """The JSON array of records[start:start+size], encoded once and then reused."""
-        key = (start, size)
-        encoded = self.encoded_chunks.get(key)
-        if encoded is None:
-            encoded = _json_bytes(self.records[start : start + size])
-            self.encoded_chunks[key] = encoded
-        return encoded
-
-
-class FilteredRecordsCache:
-    """FilteredRecords per (resource, filters, store version), LRU-bounded.
-
-    Pages are slices of a cached list, so a full scan costs one filter+sort, not one a page,
-    and a repeated scan reuses the encoded pages.
-    """
-
-    def __init__(self, max_entries: int = 8) -> None:
-        self._entries: OrderedDict[tuple, FilteredRecords] = OrderedDict()
-        self._lock = threading.Lock()
-        self._max_entries = max_entries
-
-    def get(
-        self, store: EmulatorStore, resource: str, filters: tuple[tuple[str, str], ...]
-    ) -> FilteredRecords:
-        with store.lock:
-            live = store.records(resource)
-            # id()/len() catch lists replaced or appended to without store.bump().
-            key = (id(store), resource, filters, store.version, id(live), len(live))
-            with self._lock:
-                if key in self._entries:
-                    self._entries.move_to_end(key)
-                    return self._entries[key]
-            predicates = [FILTERS[resource][name](raw) for name, raw in filters]
-            selected = [r for r in live if all(keep(r) for keep in predicates)]
-        selected.sort(key=lambda record: str(record.get("id")))
-        entry = FilteredRecords(selected)
-        with self._lock:
-            self._entries[key] = entry
-            while len(self._entries) > self._max_entries:
-                self._entries.popitem(last=False)
-        return entry
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -329,11 +233,13 @@ class PersistIQEmulator:
         latency: float = 0.0,
         host: str = "127.0.0.1",
         port: int = 0,
+        window_ends: str = "inclusive",
     ) -> None:
         self.store = store if store is not None else make_dataset()
         self.api_key = api_key
         self.page_size = page_size
         self.next_page_style = next_page_style
+        self.window_ends = window_ends
         self.next_page_keeps_params = next_page_keeps_params
         self.rate_limit = rate_limit
         self.rate_limit_window = rate_limit_window
@@ -407,6 +313,17 @@ class PersistIQEmulator:
         if style not in NEXT_PAGE_STYLES:
             raise ValueError(f"next_page_style must be one of {NEXT_PAGE_STYLES}, not {style!r}")
         self._next_page_style = style
+
+    @property
+    def window_ends(self) -> str:
+        """Whether `start_at`/`end_at` windows include their ends: "inclusive" or "exclusive"."""
+        return self._window_ends
+
+    @window_ends.setter
+    def window_ends(self, ends: str) -> None:
+        if ends not in WINDOW_ENDS:
+            raise ValueError(f"window_ends must be one of {WINDOW_ENDS}, not {ends!r}")
+        self._window_ends = ends
 
     # -- request log and fault injection ---------------------------------------------------
 
@@ -508,16 +425,21 @@ class PersistIQEmulator:
         fault_status = self._draw_fault()
         if fault_status is not None:
             return error_response(fault_status, "Something went wrong", rate_headers)
-        resource = path[len("/v1/") :]
-        if method != "GET" or resource not in RESOURCES:
+        routed = route(path)
+        if method != "GET" or routed is None:
             return error_response(404, f"Not found: {method} {path}", rate_headers)
+        resource, campaign_id = routed
+        endpoint = ENDPOINTS[resource]
         try:
-            page = _parse_page(query.get("page"))
+            page = _parse_page(query.get("page")) if endpoint.paged else None
             filters = parse_filters(resource, query)
         except BadRequest as error:
             return error_response(400, str(error), rate_headers)
-        snapshot = self._cache.get(self.store, resource, filters)
-        body = self._page_body(resource, path, query, snapshot, page)
+        try:
+            snapshot = self._cache.get(self.store, resource, filters, campaign_id, self.window_ends)
+        except NotFound as error:
+            return error_response(404, str(error), rate_headers)
+        body = self._page_body(endpoint.key, path, query, snapshot, page)
         return Response(200, body, headers=rate_headers)
 
     def _draw_fault(self) -> int | None:
@@ -531,14 +453,18 @@ class PersistIQEmulator:
 
     def _page_body(
         self,
-        resource: str,
+        key: str,
         path: str,
         query: Mapping[str, str],
         snapshot: FilteredRecords,
-        page: int,
+        page: int | None,
     ) -> bytes:
-        size = max(int(self.page_size), 1)
-        start = (page - 1) * size
+        """The envelope with page `page` of `snapshot` under `key`; page None: every record."""
+        if page is None:
+            page, start, size = 1, 0, len(snapshot.records)
+        else:
+            size = max(int(self.page_size), 1)
+            start = (page - 1) * size
         has_more = start + size < len(snapshot.records)
         next_page: int | str | None = None
         if has_more and self.next_page_style == "number":
@@ -550,12 +476,12 @@ class PersistIQEmulator:
             params["page"] = str(page + 1)
             next_page = f"{self.root_url}{path}?{urlencode(params)}"
         head = {"status": "success", "errors": [], "has_more": has_more, "next_page": next_page}
-        # Same bytes as json.dumps of the whole envelope with `resource` as the last key.
+        # Same bytes as json.dumps of the whole envelope with `key` as the last key.
         return b"".join(
             (
                 _json_bytes(head)[:-1],
                 b",",
-                _json_bytes(resource),
+                _json_bytes(key),
                 b":",
                 snapshot.chunk_json(start, size),
                 b"}",
@@ -576,7 +502,11 @@ def _parse_page(raw: str | None) -> int:
 
 
 __all__ = [
+    "ENDPOINTS",
+    "FILTERS",
     "BadRequest",
+    "FilteredRecordsCache",
+    "NotFound",
     "PersistIQEmulator",
     "RequestRecord",
     "Response",

@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from persistiq_dagster.source import parse_instant, server_lower_bound
+from persistiq_dagster.windows import parse_instant, server_lower_bound
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from dagster import (
 from persistiq_dagster import settings
 from persistiq_dagster.env import int_from_env
 from persistiq_dagster.errors import PersistIQConfigError, PersistIQError, redact
-from persistiq_dagster.jobs import leads_job
+from persistiq_dagster.jobs import activity_job, leads_job
 from persistiq_dagster.partitions import leads_daily_partitions
 from persistiq_dagster.resources import PersistIQResource, to_iso_timestamp
 from persistiq_dagster.sensors.leads_cursor import (
@@ -30,12 +30,8 @@ from persistiq_dagster.sensors.leads_cursor import (
     step_past,
 )
 from persistiq_dagster.sensors.leads_poll import LeadsPollError, poll_leads
-from persistiq_dagster.source import (
-    LEADS_CURSOR_FIELD,
-    latest_timestamp,
-    parse_instant,
-    server_lower_bound,
-)
+from persistiq_dagster.source import LEADS_CURSOR_FIELD
+from persistiq_dagster.windows import latest_timestamp, parse_instant, server_lower_bound
 
 LEADS_SENSOR_INTERVAL_SECONDS = int_from_env(
     settings.LEADS_SENSOR_INTERVAL_ENV, settings.DEFAULT_LEADS_SENSOR_INTERVAL_SECONDS
@@ -82,9 +78,13 @@ def _days_between(first: date, last: date) -> list[date]:
     return [first + timedelta(days=offset) for offset in range((last - first).days + 1)]
 
 
+# The events and replies of today are loaded whenever today's leads are.
+SENSOR_JOBS = [job for job in (leads_job, activity_job) if job is not None]
+
+
 @sensor(
     name="persistiq_leads_updates_sensor",
-    job=leads_job,
+    jobs=SENSOR_JOBS,
     minimum_interval_seconds=LEADS_SENSOR_INTERVAL_SECONDS,
     default_status=DefaultSensorStatus.STOPPED,
     description=(
@@ -94,6 +94,8 @@ def _days_between(first: date, last: date) -> list[date]:
         "already seen and PersistIQ has more (a bulk update in one second), steps past that "
         "second and launches every day since it. Starts from the beginning of today; never "
         "backfills older days. Skips, without moving on, while PersistIQ cannot be read. "
+        "When it requests today's leads it also requests today's events and replies "
+        "(persistiq_activity_job). "
         f"Interval: {settings.LEADS_SENSOR_INTERVAL_ENV} seconds."
     ),
 )
@@ -235,14 +237,22 @@ def leads_updates_sensor(
         + (", lead(s) without updated_at changed" if untimed and today.date() in days else "")
         + f": requesting {', '.join(day_keys)}"
     )
-    return SensorResult(
-        run_requests=[
+    requests = [
+        RunRequest(
+            job_name=leads_job.name,
+            partition_key=key,
+            run_key=f"persistiq_leads:{key}:{new_cursor.updated_at}:{change}",
+            tags={"persistiq/updated_after": updated_after},
+        )
+        for key in day_keys
+    ]
+    today_key = today.strftime(leads_daily_partitions.fmt)
+    if activity_job is not None and today_key in day_keys:
+        requests.append(
             RunRequest(
-                partition_key=key,
-                run_key=f"persistiq_leads:{key}:{new_cursor.updated_at}:{change}",
-                tags={"persistiq/updated_after": updated_after},
+                job_name=activity_job.name,
+                partition_key=today_key,
+                run_key=f"persistiq_activity:{today_key}:{new_cursor.updated_at}:{change}",
             )
-            for key in day_keys
-        ],
-        cursor=new_cursor.to_json(),
-    )
+        )
+    return SensorResult(run_requests=requests, cursor=new_cursor.to_json())

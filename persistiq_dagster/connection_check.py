@@ -1,0 +1,163 @@
+"""Check the connection: ask every PersistIQ endpoint the project reads for its first page.
+
+``python -m persistiq_dagster.connection_check`` (settings from the environment, as the
+Definitions read them) prints one line per endpoint: what PersistIQ answered, and for an
+error its own reason and message, with the key redacted. It exits 1 when any endpoint did
+not answer with a page. ``persistiq_connection_check_job`` does the same from the Dagster UI.
+A per-campaign list is asked about the first campaign on page 1 of ``/campaigns``.
+"""
+
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from urllib.parse import urljoin
+
+import requests
+from dagster import Failure, OpExecutionContext, Output, job, op
+from requests import Session
+
+from persistiq_dagster import settings
+from persistiq_dagster.catalog import PARENT_TABLE, TABLES_BY_NAME
+from persistiq_dagster.env import enabled_tables_from_env, persistiq_from_env
+from persistiq_dagster.errors import (
+    PersistIQConfigError,
+    PersistIQError,
+    check_envelope,
+    connect_failure,
+    error_fields,
+    redact,
+)
+from persistiq_dagster.resources import PersistIQResource
+
+CHECK_MAX_RETRIES = 1  # a check answers in seconds; a load retries for longer
+CHECK_MAX_RETRY_DELAY = 2.0
+
+
+@dataclass(frozen=True)
+class EndpointAnswer:
+    table: str
+    path: str
+    ok: bool
+    detail: str  # what PersistIQ answered, free of the key
+
+    def line(self) -> str:
+        return f"{self.table:<16}{'ok' if self.ok else 'FAILED':<8}GET /{self.path}: {self.detail}"
+
+
+def ask(
+    session: Session, persistiq: PersistIQResource, table: str, path: str
+) -> tuple[EndpointAnswer, list]:
+    """Page 1 of ``path``: ok when it is PersistIQ's envelope with ``table``'s records."""
+    api_key = persistiq.require_api_key()
+    headers = {
+        "x-api-key": api_key,
+        "User-Agent": persistiq.user_agent,
+        "Accept": "application/json",
+    }
+    try:
+        response = session.get(urljoin(persistiq.base_url, path), headers=headers)
+    except requests.RequestException as error:
+        why = connect_failure(error) or type(error).__name__
+        detail = f"no answer ({why}); check {settings.BASE_URL_ENV} and the network"
+        return EndpointAnswer(table, path, False, detail), []
+    if not response.ok:
+        reason, message = error_fields(response)
+        said = f"{response.status_code} {reason}" + (f": {message}" if message else "")
+        return EndpointAnswer(table, path, False, redact(said, api_key)), []
+    try:
+        check_envelope(response, table, api_key)
+    except PersistIQError as error:
+        return EndpointAnswer(table, path, False, redact(str(error), api_key)), []
+    records = response.json()[table]
+    detail = f"{response.status_code}, {len(records)} records on page 1"
+    return EndpointAnswer(table, path, True, detail), records
+
+
+def check_connection(
+    persistiq: PersistIQResource, tables: Sequence[str] = tuple(TABLES_BY_NAME)
+) -> list[EndpointAnswer]:
+    """One answer per table, the per-campaign lists last (asked about the first campaign)."""
+    quick = persistiq.model_copy(
+        update={
+            "max_retries": min(persistiq.max_retries, CHECK_MAX_RETRIES),
+            "max_retry_delay": min(persistiq.max_retry_delay, CHECK_MAX_RETRY_DELAY),
+        }
+    )
+    answers: list[EndpointAnswer] = []
+    parent: EndpointAnswer | None = None  # the /campaigns answer, asked once
+    campaigns: list = []
+    session = quick.build_session()
+    try:
+        for table in sorted(tables, key=lambda name: TABLES_BY_NAME[name].per_campaign):
+            path = TABLES_BY_NAME[table].path
+            if TABLES_BY_NAME[table].per_campaign:
+                if parent is None:
+                    parent, campaigns = ask(session, quick, PARENT_TABLE, PARENT_TABLE)
+                if not parent.ok:  # not known to answer: not ok
+                    why = f"not asked: /{PARENT_TABLE} did not answer"
+                    answers.append(EndpointAnswer(table, path, False, why))
+                    continue
+                if not campaigns:  # an account without campaigns: nothing to ask about
+                    answers.append(EndpointAnswer(table, path, True, "not asked: no campaign"))
+                    continue
+                path = path.replace("{campaign_id}", str(campaigns[0]["id"]))
+            answer, records = ask(session, quick, table, path)
+            if table == PARENT_TABLE:
+                parent, campaigns = answer, records
+            answers.append(answer)
+    finally:
+        session.close()
+    return answers
+
+
+def summary(answers: Sequence[EndpointAnswer], base_url: str) -> str:
+    failed = sum(not answer.ok for answer in answers)
+    return (
+        f"PersistIQ at {base_url}: {len(answers) - failed} of {len(answers)} endpoints "
+        f"answered" + (f", {failed} failed" if failed else "")
+    )
+
+
+@op(
+    name="persistiq_connection_check",
+    description=(
+        "Ask every PersistIQ endpoint the project reads for its first page, with the "
+        "configured key; fails, listing PersistIQ's reasons, when any does not answer."
+    ),
+)
+def connection_check_op(context: OpExecutionContext, persistiq: PersistIQResource) -> Output:
+    answers = check_connection(persistiq, enabled_tables_from_env())
+    for answer in answers:
+        (context.log.info if answer.ok else context.log.error)(answer.line())
+    metadata = {answer.table: answer.detail for answer in answers}
+    if not all(answer.ok for answer in answers):
+        raise Failure(description=summary(answers, persistiq.base_url), metadata=metadata)
+    return Output(None, metadata=metadata)
+
+
+@job(
+    name="persistiq_connection_check_job",
+    description="Check the PersistIQ key and every endpoint; changes nothing.",
+)
+def connection_check_job() -> None:
+    connection_check_op()
+
+
+def main() -> int:
+    try:
+        resource = persistiq_from_env().model_copy(
+            update={"api_key": os.getenv(settings.API_KEY_ENV) or None}
+        )
+        answers = check_connection(resource, enabled_tables_from_env())
+    except PersistIQConfigError as error:
+        print(error, file=sys.stderr)
+        return 2
+    for answer in answers:
+        print(answer.line())
+    print(summary(answers, resource.base_url))
+    return 0 if all(answer.ok for answer in answers) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,150 @@
+"""Campaign leads, the reference tables and mailboxes: every record PersistIQ holds, once,
+as snapshots; a campaign gone between listing and reading is skipped, not a failure."""
+
+from dagster import AssetKey, DagsterInstance, materialize
+
+from persistiq_dagster.assets import SKIPPED_METADATA_KEY, persistiq_core_assets
+from persistiq_dagster.dlt_resource import PersistIQDltResource
+from persistiq_dagster_tests.conftest import page_count, query, run_assets, served_pages
+
+CURRENT = "_dlt_valid_to is null"
+REFERENCE_TABLES = ["lead_statuses", "lead_fields", "tags", "dnc_domains"]
+CORE = ["users", "campaigns", "campaign_leads", *REFERENCE_TABLES]
+
+
+def current(warehouse, table: str, columns: str = "id") -> set:
+    return set(query(warehouse, f"select {columns} from persistiq.{table} where {CURRENT}"))
+
+
+def served_campaign_leads(store) -> set[tuple]:
+    return {
+        (row["id"], row["campaign_id"], row["mailbox_id"], row["lead"]["id"])
+        for campaign in store.campaigns
+        for row in store.campaign_leads_of(campaign["id"])
+    }
+
+
+def test_every_core_table_holds_what_persistiq_serves_one_request_per_page(
+    store, emulator, persistiq, warehouse
+):
+    run_assets(persistiq, warehouse, select=CORE)
+
+    assert current(warehouse, "campaign_leads", "id, campaign_id, mailbox_id, lead_id") == (
+        served_campaign_leads(store)
+    )
+    for table in REFERENCE_TABLES:
+        assert current(warehouse, table) == {(r["id"],) for r in store.records(table)}, table
+    # A campaign without leads: one request, nothing loaded; one with several pages: each once.
+    empty, long = store.campaigns[0]["id"], store.campaigns[1]["id"]
+    assert store.campaign_leads_of(empty) == []
+    assert served_pages(emulator, f"/v1/campaigns/{empty}/leads") == {1: 1}
+    pages = page_count(len(store.campaign_leads_of(long)))
+    assert pages > 1
+    assert served_pages(emulator, f"/v1/campaigns/{long}/leads") == dict.fromkeys(
+        range(1, pages + 1), 1
+    )
+    for campaign in store.campaigns[2:]:
+        assert emulator.count(f"/v1/campaigns/{campaign['id']}/leads") == page_count(
+            len(store.campaign_leads_of(campaign["id"]))
+        )
+    # Lists PersistIQ does not page are asked once, without a page; dnc_domains has two pages.
+    for table in ("lead_statuses", "lead_fields"):
+        (request,) = [r for r in emulator.requests if r.path == f"/v1/{table}"]
+        assert "page" not in request.query
+    assert served_pages(emulator, "/v1/dnc_domains") == {1: 1, 2: 1}
+
+
+def test_the_nested_lead_is_cut_to_its_id(store, emulator, persistiq, warehouse):
+    run_assets(persistiq, warehouse, select=["campaign_leads"])
+    columns = {
+        row[0]
+        for row in query(
+            warehouse,
+            "select column_name from information_schema.columns "
+            "where table_name = 'campaign_leads' and not starts_with(column_name, '_dlt')",
+        )
+    }
+    assert columns == {"id", "campaign_id", "mailbox_id", "lead_id"}
+
+
+def test_mailboxes_join_to_the_current_users(store, emulator, persistiq, warehouse):
+    run_assets(persistiq, warehouse, select=["users"])
+    joined = query(
+        warehouse,
+        "select u.id, m.id, m.email from persistiq.users__mailboxes m "
+        f"join persistiq.users u on m._dlt_parent_id = u._dlt_id where u.{CURRENT}",
+    )
+    served = [(u["id"], m["id"], m["email"]) for u in store.users for m in u["mailboxes"]]
+    assert sorted(joined) == sorted(served) and served
+    campaign_ids = query(
+        warehouse,
+        "select m.id, c.value from persistiq.users__mailboxes__campaign_ids c "
+        "join persistiq.users__mailboxes m on c._dlt_parent_id = m._dlt_id",
+    )
+    assert sorted(campaign_ids) == sorted(
+        (m["id"], c) for u in store.users for m in u["mailboxes"] for c in m["campaign_ids"]
+    )
+
+
+def test_a_campaign_gone_before_its_leads_are_read_is_skipped_with_a_warning(
+    store, emulator, persistiq, warehouse
+):
+    gone = store.campaigns[2]["id"]
+    # PersistIQ's own 404 for a deleted campaign, after /campaigns has listed it.
+    for table in ("leads", "replies"):
+        emulator.inject(404, path=f"/v1/campaigns/{gone}/{table}")
+    instance = DagsterInstance.ephemeral()
+    result = materialize(
+        [persistiq_core_assets],
+        selection=[AssetKey(["persistiq", "campaign_leads"])],
+        resources={"dlt": PersistIQDltResource(), "persistiq": persistiq, "warehouse": warehouse},
+        instance=instance,
+    )
+
+    assert result.success
+    (materialization,) = [e.materialization for e in result.get_asset_materialization_events()]
+    assert materialization.metadata[SKIPPED_METADATA_KEY].value == [gone]
+    warnings = [
+        entry.user_message
+        for entry in instance.all_logs(result.run_id)
+        if "were gone" in entry.user_message
+    ]
+    assert len(warnings) == 1 and gone in warnings[0]
+    assert current(warehouse, "campaign_leads", "id, campaign_id, mailbox_id, lead_id") == {
+        row for row in served_campaign_leads(store) if row[1] != gone
+    }
+    # The replies of the same campaign, read per day, follow the same rule.
+    result = run_assets(persistiq, warehouse, select=["replies"])
+    skipped = {
+        tuple(event.materialization.metadata[SKIPPED_METADATA_KEY].value)
+        for event in result.get_asset_materialization_events()  # one per day of the range
+    }
+    assert skipped == {(gone,)}
+    loaded = {row[0] for row in query(warehouse, "select id from persistiq.replies")}
+    assert loaded == {r["id"] for r in store.replies if r["campaign_id"] != gone}
+
+
+def test_a_deleted_campaign_and_a_removed_tag_are_retired_not_deleted(
+    store, emulator, persistiq, warehouse
+):
+    run_assets(persistiq, warehouse, select=CORE)
+    deleted, dropped_tag = store.campaigns[1]["id"], store.tags[0]["id"]
+    store.remove_campaign(deleted)
+    store.replace("tags", store.tags[1:])
+
+    run_assets(persistiq, warehouse, select=CORE)
+
+    assert current(warehouse, "campaign_leads", "id, campaign_id, mailbox_id, lead_id") == (
+        served_campaign_leads(store)
+    )
+    (retired,) = query(
+        warehouse,
+        "select count(*) from persistiq.campaign_leads "
+        f"where campaign_id = '{deleted}' and _dlt_valid_to is not null",
+    )[0]
+    assert retired > 100  # the campaign with several pages: all its rows kept, as history
+    assert current(warehouse, "tags") == {(t["id"],) for t in store.tags}
+    assert query(
+        warehouse,
+        f"select _dlt_valid_to is not null from persistiq.tags where id = '{dropped_tag}'",
+    ) == [(True,)]
