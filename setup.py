@@ -3,7 +3,7 @@ from setuptools import find_packages, setup
 setup(
     name="persistiq_dagster",
     version="0.1.0",
-    description="PersistIQ users, leads and campaigns loaded with dlt as Dagster assets",
+    description="PersistIQ's read API loaded with dlt as Dagster assets",
     python_requires=">=3.11,<3.14",
     packages=find_packages(exclude=["persistiq_dagster_tests", "bench"]),
     install_requires=[
@@ -16,8 +16,9 @@ setup(
         "filelock>=3.12,<5",  # the warehouse lock (also one of Dagster's own dependencies)
     ],
     extras_require={
-        "dev": ["pytest>=8,<10", "ruff>=0.15,<1"],
-        # PERSISTIQ_DESTINATION=postgres: psycopg2, through dlt's own extra.
-        "postgres": ["dlt[postgres]>=1.31,<2"],
+        "dev": ["pytest>=8,<10", "ruff>=0.15,<1", "playwright>=1.50,<2"],
+        # PERSISTIQ_DESTINATION=postgres (psycopg2, through dlt's own extra), and Dagster's own
+        # storage on PostgreSQL for a production instance (deploy/dagster.yaml).
+        "postgres": ["dlt[postgres]>=1.31,<2", "dagster-postgres>=0.29.27,<0.30"],
     },
 )

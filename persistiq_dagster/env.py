@@ -7,7 +7,7 @@ so it never enters run config.
 
 import os
 import re
-from datetime import date
+from datetime import date, time
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import dlt.destinations
@@ -52,6 +52,20 @@ def bool_from_env(name: str, default: bool) -> bool:
     if raw.lower() not in TRUE_WORDS + FALSE_WORDS:
         raise PersistIQConfigError(f"{name}={raw!r} is not true or false")
     return raw.lower() in TRUE_WORDS
+
+
+TIME_OF_DAY = re.compile(r"\d\d:\d\d")
+
+
+def time_of_day_from_env(name: str, default: str) -> time:
+    """A time of day on the 24-hour clock, as HH:MM such as 09:00."""
+    raw = str_from_env(name, default)
+    try:
+        if TIME_OF_DAY.fullmatch(raw):
+            return time.fromisoformat(raw)
+    except ValueError:
+        pass
+    raise PersistIQConfigError(f"{name}={raw!r} is not a time of day as HH:MM such as 09:00")
 
 
 def enabled_tables_from_env() -> tuple[str, ...]:
@@ -131,13 +145,17 @@ def destination_from_env() -> Destination:
 
 def loader_file_format_from_env(destination: Destination) -> str:
     """``PERSISTIQ_LOADER_FILE_FORMAT``: a file format ``destination`` can load."""
-    raw = str_from_env(settings.LOADER_FILE_FORMAT_ENV, settings.DEFAULT_LOADER_FILE_FORMAT)
+    destination_type = destination.destination_type.rsplit(".", 1)[-1]
+    default = settings.DEFAULT_LOADER_FILE_FORMATS.get(
+        destination_type, settings.DEFAULT_LOADER_FILE_FORMAT
+    )
+    raw = str_from_env(settings.LOADER_FILE_FORMAT_ENV, default)
     formats = destination.capabilities().supported_loader_file_formats
     accepted = [f for f in formats if f not in NOT_ROW_FORMATS]
     if raw not in accepted:
-        default = " (the default)" if raw == settings.DEFAULT_LOADER_FILE_FORMAT else ""
+        said = " (the default)" if raw == default else ""
         raise PersistIQConfigError(
-            f"{settings.LOADER_FILE_FORMAT_ENV}={raw!r}{default} is not a format "
+            f"{settings.LOADER_FILE_FORMAT_ENV}={raw!r}{said} is not a format "
             f"{destination.destination_name} can load; use one of {', '.join(accepted)}"
         )
     return raw

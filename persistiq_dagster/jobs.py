@@ -1,4 +1,5 @@
-"""Jobs that schedules and sensors launch: one per multi-asset, asset checks included."""
+"""Jobs that schedules and sensors launch: one per multi-asset, with every check of its assets
+(``checks.py``, and ``freshness.py``'s, which pass right after a load)."""
 
 from dagster import AssetSelection, define_asset_job
 

@@ -67,6 +67,9 @@ DEFAULT_DUCKDB_PATH = str(PROJECT_DIR / "data" / "persistiq_warehouse.duckdb")
 DEFAULT_DATASET = "persistiq"
 # dlt's default for DuckDB is INSERT statements: 45 s and 5.9 GB for 100k leads, measured.
 DEFAULT_LOADER_FILE_FORMAT = "parquet"
+# PostgreSQL: dlt's own choice. Parquet needs an ADBC driver; with csv, dlt 1.31 reports
+# inflated row counts (35 for 5 users, measured), which the row checks would read.
+DEFAULT_LOADER_FILE_FORMATS = {"postgres": "insert_values"}
 # DuckDB's memory for a load (it spills to disk beyond). Left to DuckDB (80% of RAM), merging
 # 1M leads took the process to 975 MB; with 128MB, 424 MB. With 64MB that merge ran out.
 DEFAULT_DUCKDB_MEMORY_LIMIT = "128MB"
@@ -87,3 +90,12 @@ WAREHOUSE_POOL = "persistiq_warehouse"
 LEADS_SENSOR_INTERVAL_ENV = "PERSISTIQ_LEADS_SENSOR_INTERVAL_SECONDS"
 DEFAULT_LEADS_SENSOR_INTERVAL_SECONDS = 300
 FAILURE_WEBHOOK_URL_ENV = "PERSISTIQ_FAILURE_WEBHOOK_URL"
+
+# Freshness checks (WARN): a snapshot not loaded for this many hours is overdue...
+FRESHNESS_HOURS_ENV = "PERSISTIQ_FRESHNESS_HOURS"
+DEFAULT_FRESHNESS_HOURS = 26  # the daily refresh, with two hours to spare
+# ...and leads, events and replies not loaded since midnight by this time of day (HH:MM, in
+# PERSISTIQ_TIMEZONE), when the day that closed at midnight should have been loaded.
+FRESHNESS_DEADLINE_ENV = "PERSISTIQ_FRESHNESS_DEADLINE"
+DEFAULT_FRESHNESS_DEADLINE = "09:00"
+FRESHNESS_SENSOR_INTERVAL_SECONDS = 300

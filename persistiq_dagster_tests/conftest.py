@@ -22,6 +22,11 @@ from persistiq_dagster.emulator.generate import DEFAULT_UPDATED_DAYS
 from persistiq_dagster.partitions import partition_range_tags
 from persistiq_dagster.resources import PersistIQResource, PersistIQWarehouse
 from persistiq_dagster.settings import DEFAULT_CONCURRENT_REQUESTS
+from persistiq_dagster_tests.postgres_server import (
+    PostgresServer,
+    PostgresUnavailable,
+    running_postgres,
+)
 
 os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")  # tests talk to loopback only
 
@@ -63,6 +68,30 @@ def persistiq(emulator: PersistIQEmulator) -> PersistIQResource:
 def warehouse(tmp_path) -> PersistIQWarehouse:
     return PersistIQWarehouse(
         duckdb_path=str(tmp_path / "warehouse.duckdb"),
+        pipelines_dir=str(tmp_path / "dlt_pipelines"),
+    )
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """A real PostgreSQL server for the session; the tests that need it are skipped, with the
+    reason, where it cannot run (pytest -ra lists them)."""
+    try:
+        with running_postgres() as server:
+            yield server
+    except PostgresUnavailable as error:
+        pytest.skip(f"no PostgreSQL server: {error}")
+
+
+@pytest.fixture
+def postgres_warehouse(postgres: PostgresServer, tmp_path, monkeypatch) -> PersistIQWarehouse:
+    """The warehouse in a dataset of its own on the test server, dlt's credentials set the
+    way a user sets them."""
+    monkeypatch.setenv("DESTINATION__POSTGRES__CREDENTIALS", postgres.url)
+    return PersistIQWarehouse(
+        destination="postgres",
+        dataset_name=f"persistiq_{tmp_path.name[-20:].lower().replace('-', '_')}",
+        loader_file_format="insert_values",  # as PERSISTIQ_DESTINATION=postgres defaults to
         pipelines_dir=str(tmp_path / "dlt_pipelines"),
     )
 

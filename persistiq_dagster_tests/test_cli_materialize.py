@@ -296,3 +296,4 @@ def test_materialize_every_other_table_from_the_cli(
     with DagsterInstance.from_config(str(tmp_path / "dagster_home")) as instance:
         assert len(instance.get_runs()) == 2  # a range of days is one run
     assert SECRET_KEY not in output_of(snapshots) + output_of(activity)
+    assert files_containing(tmp_path, SECRET_KEY) == []

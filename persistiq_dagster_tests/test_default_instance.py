@@ -23,7 +23,8 @@ from persistiq_dagster_tests.dagster_cli import (
 
 CORE = ["--select", "persistiq/users,persistiq/campaigns"]
 LEADS = ["--select", "persistiq/leads", "--partition-range", "...".join(DEFAULT_UPDATED_DAYS)]
-CHECKS_PER_RUN = {"core": 4, "leads": 3}
+# Two checks per table, leads' owners, and one freshness check per table.
+CHECKS_PER_RUN = {"core": 6, "leads": 4}
 REPEATS = 10
 TIMEOUT = 300
 

@@ -1,7 +1,7 @@
 """Settings read when the code location loads: a wrong value fails in one line naming it."""
 
-import importlib.util
 import subprocess
+import sys
 
 import dlt.destinations
 import pytest
@@ -151,19 +151,30 @@ def test_an_unknown_destination_names_the_variable(monkeypatch):
     assert "\n" not in message
 
 
-@pytest.mark.skipif(
-    importlib.util.find_spec("psycopg2") is not None, reason="psycopg2 is installed here"
-)
-def test_postgres_without_psycopg2_names_the_variable_and_the_extra(monkeypatch):
-    monkeypatch.setenv("PERSISTIQ_DESTINATION", "postgres")
+WITHOUT_PSYCOPG2 = """
+import sys
+sys.modules["psycopg2"] = None  # as if the postgres extra were not installed
+from persistiq_dagster import env
+try:
+    env.warehouse_from_env()
+except env.PersistIQConfigError as error:
+    print(error)
+"""
 
-    with pytest.raises(PersistIQConfigError) as raised:
-        env.warehouse_from_env()
 
-    assert str(raised.value) == (
+def test_postgres_without_psycopg2_names_the_variable_and_the_extra(tmp_path):
+    completed = subprocess.run(
+        [sys.executable, "-c", WITHOUT_PSYCOPG2],
+        cwd=PROJECT_DIR,
+        env=project_env(tmp_path, PERSISTIQ_DESTINATION="postgres"),
+        capture_output=True,
+        text=True,
+        timeout=CLI_TIMEOUT,
+    )
+    assert completed.stdout.strip() == (
         "PERSISTIQ_DESTINATION='postgres' needs psycopg2, which is not installed; "
         "run pip install -e '.[postgres]'"
-    )
+    ), completed.stderr[-2000:]
 
 
 def test_another_destination_missing_its_client_names_dlts_extra(monkeypatch):
@@ -237,3 +248,10 @@ def test_a_reply_bodies_value_that_is_not_yes_or_no_names_the_variable(monkeypat
     monkeypatch.setenv("PERSISTIQ_LOAD_REPLY_BODIES", "maybe")
     with pytest.raises(PersistIQConfigError, match="PERSISTIQ_LOAD_REPLY_BODIES='maybe' is not"):
         env.persistiq_from_env()
+
+
+def test_postgres_loads_with_dlts_own_format_unless_told(monkeypatch):
+    monkeypatch.setenv("PERSISTIQ_DESTINATION", "postgres")
+    assert env.warehouse_from_env().loader_file_format == "insert_values"
+    monkeypatch.setenv("PERSISTIQ_LOADER_FILE_FORMAT", "csv")
+    assert env.warehouse_from_env().loader_file_format == "csv"

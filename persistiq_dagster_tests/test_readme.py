@@ -66,7 +66,7 @@ def project_copy(root: Path) -> Path:
     (root / ".venv").symlink_to(PROJECT_DIR / ".venv")
     # This venv runs this test, so it is installed: tell make so, not to build it again here.
     installed = (PROJECT_DIR / ".venv" / "bin" / "activate").stat().st_mtime
-    for name in ("setup.py", "pyproject.toml"):
+    for name in ("setup.py", "pyproject.toml", "constraints.txt"):
         os.utime(root / name, (installed - 1, installed - 1))
     return root
 
@@ -76,7 +76,9 @@ def test_every_block_is_either_run_or_says_why_not():
     assert len(blocks) >= 6
     skipped = [block for block in blocks if block.skip_reason]
     assert all(len(block.skip_reason) > 10 for block in skipped)
-    assert len(skipped) <= 3, [(block.line, block.skip_reason) for block in skipped]
+    # make test itself, a real key and dagster dev, your own PostgreSQL, a Kubernetes cluster,
+    # the benchmarks.
+    assert len(skipped) <= 5, [(block.line, block.skip_reason) for block in skipped]
 
 
 def test_the_readme_commands_work_as_written(tmp_path):
@@ -108,7 +110,7 @@ def test_the_readme_commands_work_as_written(tmp_path):
             session.wait(timeout=30)
     output = log.read_text()
     assert session.returncode == 0, output[-8000:]
-    assert "Asset checks: 21 of 21 passed" in output, output[-4000:]  # make demo
+    assert "Asset checks: 31 of 31 passed" in output, output[-4000:]  # make demo
     assert "10 of 10 endpoints answered" in output, output[-4000:]  # the connection check
     with DagsterInstance.from_config(str(copy / ".dagster_home")) as instance:
         # The shell's four runs landed in the instance make dev uses...

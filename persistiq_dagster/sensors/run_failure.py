@@ -10,7 +10,7 @@ from dagster import DagsterRun, DefaultSensorStatus, RunFailureSensorContext, ru
 
 from persistiq_dagster import settings
 from persistiq_dagster.errors import redact
-from persistiq_dagster.jobs import leads_job, users_campaigns_job
+from persistiq_dagster.jobs import activity_job, leads_job, users_campaigns_job
 from persistiq_dagster.partitions import (
     ASSET_PARTITION_RANGE_END_TAG,
     ASSET_PARTITION_RANGE_START_TAG,
@@ -19,7 +19,10 @@ from persistiq_dagster.partitions import (
 WEBHOOK_TIMEOUT_SECONDS = 10.0
 # Runs of the implicit asset job (a materialisation launched from the UI) are named like this.
 IMPLICIT_ASSET_JOB_PREFIX = "__ASSET_JOB"
-PERSISTIQ_JOB_NAMES = frozenset({leads_job.name, users_campaigns_job.name})
+# Runs of these jobs carry no asset selection, so they are known by name.
+PERSISTIQ_JOB_NAMES = frozenset(
+    job.name for job in (users_campaigns_job, leads_job, activity_job) if job is not None
+)
 PARTITION_TAG = "dagster/partition"
 PARTITION_RANGE_TAGS = (ASSET_PARTITION_RANGE_START_TAG, ASSET_PARTITION_RANGE_END_TAG)
 EXCEPTION_PREFIX = re.compile(r"^(?:\w+\.)+\w+: |^\w*(?:Error|Exception|Failure): ")
@@ -69,7 +72,8 @@ def _failure_detail(context: RunFailureSensorContext) -> str:
     default_status=DefaultSensorStatus.RUNNING,
     description=(
         "Logs every failed PersistIQ run (persistiq_users_campaigns_job, persistiq_leads_job, "
-        "and asset materialisations of PersistIQ assets) with its run id, job, partition and "
+        "persistiq_activity_job, and asset materialisations and checks of PersistIQ assets) "
+        "with its run id, job, partition and "
         f"error, and posts it as JSON to {settings.FAILURE_WEBHOOK_URL_ENV} when that is set."
     ),
 )

@@ -1,0 +1,303 @@
+"""The freshness checks and their sensor, evaluated against a real ephemeral Dagster instance.
+
+A table loaded "27 hours ago" is recorded the way Dagster's freshness checks read an update
+made outside a run: an observation with ``dagster/last_updated_timestamp``. Everything else is
+a real materialisation: reported to the instance, or loaded from the emulator by a job.
+"""
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from dagster import (
+    AssetCheckEvaluation,
+    AssetCheckKey,
+    AssetCheckSeverity,
+    AssetKey,
+    AssetMaterialization,
+    AssetObservation,
+    AssetSelection,
+    DagsterInstance,
+    DefaultSensorStatus,
+    Definitions,
+    MetadataValue,
+    build_sensor_context,
+    materialize,
+)
+
+from persistiq_dagster import settings
+from persistiq_dagster.assets import ENABLED_TABLES, PERSISTIQ_ASSETS
+from persistiq_dagster.catalog import TABLE_NAMES, is_snapshot
+from persistiq_dagster.checks import persistiq_asset_checks
+from persistiq_dagster.definitions import defs
+from persistiq_dagster.dlt_resource import PersistIQDltResource
+from persistiq_dagster.env import int_from_env, time_of_day_from_env
+from persistiq_dagster.errors import PersistIQConfigError
+from persistiq_dagster.freshness import (
+    FRESHNESS_CHECK_NAME,
+    FRESHNESS_CHECKS,
+    FRESHNESS_DEADLINE,
+    FRESHNESS_HOURS,
+    persistiq_freshness_sensor,
+)
+from persistiq_dagster.jobs import activity_job, leads_job, users_campaigns_job
+from persistiq_dagster.partitions import leads_daily_partitions
+from persistiq_dagster_tests.dagster_cli import PROJECT_DIR, project_env
+
+PARAMS_KEY = "dagster/freshness_params"
+LAST_UPDATED_KEY = "dagster/last_updated_timestamp"
+TZ = ZoneInfo(leads_daily_partitions.timezone)
+SNAPSHOTS = [name for name in ENABLED_TABLES if is_snapshot(name)]
+DAILY = [name for name in ENABLED_TABLES if not is_snapshot(name)]
+
+
+def key(table: str) -> AssetKey:
+    return AssetKey(["persistiq", table])
+
+
+def freshness_key(table: str) -> AssetCheckKey:
+    return AssetCheckKey(key(table), FRESHNESS_CHECK_NAME)
+
+
+@pytest.fixture
+def instance() -> Iterator[DagsterInstance]:
+    with DagsterInstance.ephemeral() as ephemeral:
+        yield ephemeral
+
+
+def loaded_now(instance: DagsterInstance, table: str, partition: str | None = None) -> None:
+    instance.report_runless_asset_event(AssetMaterialization(key(table), partition=partition))
+
+
+def loaded_at(instance: DagsterInstance, table: str, moment: datetime) -> None:
+    """Record that ``table`` was last updated at ``moment`` (in the past)."""
+    metadata = {LAST_UPDATED_KEY: MetadataValue.timestamp(moment.timestamp())}
+    instance.report_runless_asset_event(AssetObservation(key(table), metadata=metadata))
+
+
+def tick(instance: DagsterInstance, cursor: str | None = None):
+    """One tick of the freshness sensor of the Definitions, as the daemon would run it."""
+    sensor = defs.get_repository_def().get_sensor_def(persistiq_freshness_sensor.name)
+    context = build_sensor_context(instance=instance, cursor=cursor, definitions=defs)
+    return sensor.evaluate_tick(context)
+
+
+def run_requested_checks(instance: DagsterInstance, result) -> dict[str, AssetCheckEvaluation]:
+    """Run the checks the tick asked for, as the run it requests would; results by table."""
+    [request] = result.run_requests
+    selection = AssetSelection.checks(*request.asset_check_keys)
+    run = materialize(FRESHNESS_CHECKS, instance=instance, selection=selection)
+    assert run.success
+    return {e.asset_key.path[-1]: e for e in run.get_asset_check_evaluations()}
+
+
+def last_deadline() -> datetime:
+    """The latest ``PERSISTIQ_FRESHNESS_DEADLINE`` passed; in its last two minutes before one,
+    waits it out so the checks and the test agree on which deadline is the latest."""
+    now = datetime.now(TZ)
+    today = now.replace(
+        hour=FRESHNESS_DEADLINE.hour, minute=FRESHNESS_DEADLINE.minute, second=0, microsecond=0
+    )
+    if timedelta(0) < today - now < timedelta(minutes=2):
+        time.sleep((today - now).total_seconds() + 1)
+        now = datetime.now(TZ)
+    return today if now >= today else today - timedelta(days=1)
+
+
+# -- the definitions ---------------------------------------------------------------------------
+
+
+def test_every_enabled_asset_has_a_freshness_check_with_its_threshold():
+    graph = defs.resolve_asset_graph()
+    checked = {k.asset_key for k in graph.asset_check_keys if k.name == FRESHNESS_CHECK_NAME}
+    assert checked == graph.get_all_asset_keys() == {key(name) for name in ENABLED_TABLES}
+    assert FRESHNESS_HOURS == settings.DEFAULT_FRESHNESS_HOURS == 26
+    assert f"{FRESHNESS_DEADLINE:%H:%M}" == settings.DEFAULT_FRESHNESS_DEADLINE == "09:00"
+
+    specs = {spec.asset_key.path[-1]: spec for c in FRESHNESS_CHECKS for spec in c.check_specs}
+    assert sorted(specs) == sorted(ENABLED_TABLES)
+    assert not any(spec.blocking for spec in specs.values())
+    for table in SNAPSHOTS:
+        assert specs[table].metadata[PARAMS_KEY].value == {
+            "timezone": leads_daily_partitions.timezone,
+            "lower_bound_delta_seconds": 26 * 3600,
+        }
+    for table in DAILY:  # at 09:00, loaded since midnight: the day that closed is in
+        assert specs[table].metadata[PARAMS_KEY].value == {
+            "timezone": leads_daily_partitions.timezone,
+            "lower_bound_delta_seconds": 9 * 3600,
+            "deadline_cron": "0 9 * * *",
+        }
+
+
+def test_the_sensor_is_in_the_definitions_and_on():
+    sensor = defs.get_repository_def().get_sensor_def("persistiq_freshness_sensor")
+    assert sensor.default_status == DefaultSensorStatus.RUNNING
+    assert sensor.minimum_interval_seconds == settings.FRESHNESS_SENSOR_INTERVAL_SECONDS
+    assert sensor.asset_selection.resolve_checks(defs.resolve_asset_graph()) == {
+        freshness_key(name) for name in ENABLED_TABLES
+    }
+
+
+def test_the_jobs_run_the_freshness_checks_with_their_loads():
+    """Each load job runs every check of its assets, freshness included (they pass right after
+    a load); the sensor is what notices that loads stopped."""
+    project_checks = {k for c in persistiq_asset_checks for k in c.check_keys}
+    freshness = {freshness_key(name) for name in ENABLED_TABLES}
+    in_jobs = set()
+    for job in (users_campaigns_job, leads_job, activity_job):
+        checks = defs.resolve_job_def(job.name).asset_layer.asset_graph.asset_check_keys
+        assert {k.name for k in checks} >= {FRESHNESS_CHECK_NAME, "id_unique_and_not_null"}
+        in_jobs |= checks
+    assert in_jobs == project_checks | freshness
+
+
+# -- evaluated against an instance -------------------------------------------------------------
+
+
+def test_snapshots_loaded_within_the_hours_pass_older_or_never_warn(instance):
+    now = datetime.now(TZ)
+    loaded_now(instance, "users")
+    loaded_at(instance, "campaign_leads", now - timedelta(hours=FRESHNESS_HOURS - 1))
+    loaded_at(instance, "campaigns", now - timedelta(hours=FRESHNESS_HOURS + 1))
+
+    first = tick(instance)  # nothing evaluated yet: every check is asked for, in one run
+    assert set(first.run_requests[0].asset_check_keys) == {
+        freshness_key(name) for name in ENABLED_TABLES
+    }
+    results = run_requested_checks(instance, first)
+
+    assert {table for table, e in results.items() if e.passed} == {"users", "campaign_leads"}
+    assert {e.severity for e in results.values()} == {AssetCheckSeverity.WARN}
+    overdue = results["campaigns"]
+    assert overdue.description.startswith("Asset is overdue for an update")
+    assert overdue.metadata[LAST_UPDATED_KEY].value == pytest.approx(
+        (now - timedelta(hours=FRESHNESS_HOURS + 1)).timestamp()
+    )
+    lower_bound = overdue.metadata["dagster/freshness_lower_bound_timestamp"].value
+    assert lower_bound == pytest.approx(
+        (now - timedelta(hours=FRESHNESS_HOURS)).timestamp(), abs=60
+    )
+    assert results["tags"].description == "Asset has never been observed/materialized."
+
+
+def test_daily_tables_must_be_loaded_since_midnight_by_the_deadline(instance):
+    midnight = last_deadline().replace(hour=0, minute=0)
+    closed_day = (midnight - timedelta(days=1)).strftime(leads_daily_partitions.fmt)
+    loaded_now(instance, "leads", partition=closed_day)
+    loaded_at(instance, "replies", midnight + timedelta(minutes=1))  # after the day closed
+    loaded_at(instance, "events", midnight - timedelta(minutes=1))  # before it closed
+
+    results = run_requested_checks(instance, tick(instance))
+
+    assert results["leads"].passed and results["replies"].passed
+    assert not results["events"].passed
+    assert results["events"].severity == AssetCheckSeverity.WARN
+    lower_bound = results["events"].metadata["dagster/freshness_lower_bound_timestamp"].value
+    assert lower_bound == midnight.timestamp()
+
+
+def test_a_real_load_is_fresh_and_the_sensor_rechecks_only_after_a_new_load(
+    instance, persistiq, warehouse
+):
+    definitions = Definitions(
+        assets=PERSISTIQ_ASSETS,
+        asset_checks=[*persistiq_asset_checks, *FRESHNESS_CHECKS],
+        jobs=[users_campaigns_job],
+        resources={"dlt": PersistIQDltResource(), "persistiq": persistiq, "warehouse": warehouse},
+    )
+    load = definitions.resolve_job_def(users_campaigns_job.name).execute_in_process(
+        instance=instance
+    )
+    assert load.success
+    assert {e.check_name for e in load.get_asset_check_evaluations()} == {
+        "id_unique_and_not_null",
+        "rows_match_last_load",
+        FRESHNESS_CHECK_NAME,
+    }
+    assert all(e.passed for e in load.get_asset_check_evaluations())
+
+    # The load ran the snapshots' freshness checks, which passed: the sensor asks for the
+    # others, whose tables were never loaded.
+    first = tick(instance)
+    results = run_requested_checks(instance, first)
+    assert set(results) == set(DAILY)
+    assert not any(e.passed for e in results.values())
+
+    # Failed checks wait for a new load; passed ones until they could be overdue again.
+    second = tick(instance, first.cursor)
+    assert second.run_requests == []
+    assert "No freshness checks need to be evaluated" in second.skip_message
+
+    loaded_now(instance, "leads", partition=datetime.now(TZ).strftime(leads_daily_partitions.fmt))
+    third = tick(instance, second.cursor)
+    assert list(third.run_requests[0].asset_check_keys) == [freshness_key("leads")]
+    assert run_requested_checks(instance, third)["leads"].passed
+
+
+# -- settings ----------------------------------------------------------------------------------
+
+
+def test_settings_are_checked(monkeypatch):
+    monkeypatch.setenv(settings.FRESHNESS_DEADLINE_ENV, "07:30")
+    deadline = time_of_day_from_env(
+        settings.FRESHNESS_DEADLINE_ENV, settings.DEFAULT_FRESHNESS_DEADLINE
+    )
+    assert (deadline.hour, deadline.minute) == (7, 30)
+    for wrong in ("9am", "9:00", "24:00", "09:60", "09:00:00"):
+        monkeypatch.setenv(settings.FRESHNESS_DEADLINE_ENV, wrong)
+        with pytest.raises(PersistIQConfigError, match=settings.FRESHNESS_DEADLINE_ENV):
+            time_of_day_from_env(
+                settings.FRESHNESS_DEADLINE_ENV, settings.DEFAULT_FRESHNESS_DEADLINE
+            )
+    monkeypatch.setenv(settings.FRESHNESS_HOURS_ENV, "0")
+    with pytest.raises(PersistIQConfigError, match=settings.FRESHNESS_HOURS_ENV):
+        int_from_env(settings.FRESHNESS_HOURS_ENV, settings.DEFAULT_FRESHNESS_HOURS)
+
+
+LIST_FRESHNESS = """
+import json
+from persistiq_dagster.definitions import defs
+graph = defs.resolve_asset_graph()
+print(json.dumps({
+    key.asset_key.path[-1]: graph.get_check_spec(key).metadata["dagster/freshness_params"].value
+    for key in graph.asset_check_keys if key.name == "freshness_check"
+}))
+"""
+
+
+def test_settings_reach_the_checks(tmp_path):
+    """Settings are read when the code location loads: a fresh process with them set."""
+    env = project_env(
+        tmp_path,
+        PERSISTIQ_FRESHNESS_HOURS="48",
+        PERSISTIQ_FRESHNESS_DEADLINE="07:30",
+        PERSISTIQ_TIMEZONE="Europe/Berlin",
+        PERSISTIQ_EXCLUDE_TABLES="events,replies",
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", LIST_FRESHNESS],
+        cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert completed.returncode == 0, completed.stderr[-4000:]
+    params = json.loads(completed.stdout.strip().splitlines()[-1])
+    assert sorted(params) == sorted(set(TABLE_NAMES) - {"events", "replies"})
+    assert params["leads"] == {
+        "timezone": "Europe/Berlin",
+        "lower_bound_delta_seconds": 7.5 * 3600,
+        "deadline_cron": "30 7 * * *",
+    }
+    assert params["users"] == {"timezone": "Europe/Berlin", "lower_bound_delta_seconds": 48 * 3600}
+
+    env[settings.FRESHNESS_DEADLINE_ENV] = "9am"
+    wrong = subprocess.run(
+        [sys.executable, "-c", LIST_FRESHNESS],
+        cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert wrong.returncode != 0
+    assert "PERSISTIQ_FRESHNESS_DEADLINE='9am' is not a time of day as HH:MM" in wrong.stderr
