@@ -26,7 +26,7 @@ from dlt.extract.source import DltSource
 
 from persistiq_dagster import settings
 from persistiq_dagster.catalog import TABLES_BY_NAME, pipeline_tables
-from persistiq_dagster.env import enabled_tables_from_env, persistiq_from_env, warehouse_from_env
+from persistiq_dagster.env import bool_from_env, enabled_tables_from_env, warehouse_from_env
 from persistiq_dagster.errors import explain_failure
 from persistiq_dagster.partitions import leads_daily_partitions
 from persistiq_dagster.resources import (
@@ -165,7 +165,9 @@ def _warn_skipped(context: AssetExecutionContext, table: str, campaigns: list[st
 # The warehouse as the environment names it, for the asset specs' destination kind only.
 spec_warehouse = warehouse_from_env()
 # Only whether reply bodies are loaded, for the declared columns of replies.
-SPEC_REPLY_BODIES = persistiq_from_env().load_reply_bodies
+SPEC_REPLY_BODIES = bool_from_env(
+    settings.LOAD_REPLY_BODIES_ENV, settings.DEFAULT_LOAD_REPLY_BODIES
+)
 
 
 def spec_source(pipeline_name: str, tables: tuple[str, ...]) -> DltSource:

@@ -193,23 +193,22 @@ def emulator() -> Iterator[PersistIQEmulator]:
         yield running
 
 
-@pytest.fixture(scope="module")
-def dagster_dev(
-    emulator: PersistIQEmulator, tmp_path_factory: pytest.TempPathFactory
+@contextlib.contextmanager
+def running_dagster_dev(
+    root: Path, dagster_home: Path, **settings: str
 ) -> Iterator[tuple[DagsterDev, str, str]]:
-    root = tmp_path_factory.mktemp("dagster_dev")
-    dagster_home = make_project_dagster_home(root / "dagster_home")
+    """``dagster dev`` in a process group of its own, with the environment's ``settings``, the
+    DuckDB file and dlt's folder under ``root``; yields it with its code location and
+    repository names once loaded, and ends the whole group afterwards, even on failure."""
     duckdb_path = root / "warehouse" / "persistiq_e2e.duckdb"
     pipelines_dir = root / "dlt_pipelines"
     log = root / "dagster_dev.log"
     port = free_port()
     env = project_env(
         dagster_home,
-        PERSISTIQ_API_KEY=emulator.api_key,
-        PERSISTIQ_BASE_URL=emulator.base_url,
         PERSISTIQ_DUCKDB_PATH=str(duckdb_path),
         PERSISTIQ_PIPELINES_DIR=str(pipelines_dir),
-        PERSISTIQ_LEADS_SENSOR_INTERVAL_SECONDS=str(SENSOR_INTERVAL),
+        **settings,
     )
     command = [str(DAGSTER), "dev", "-m", MODULE, "-h", "127.0.0.1", "-p", str(port)]
     with open(log, "wb") as log_file:
@@ -235,6 +234,21 @@ def dagster_dev(
         yield server, location_name, repository_name
     finally:
         stop_process_group(proc)
+
+
+@pytest.fixture(scope="module")
+def dagster_dev(
+    emulator: PersistIQEmulator, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[DagsterDev, str, str]]:
+    root = tmp_path_factory.mktemp("dagster_dev")
+    with running_dagster_dev(
+        root,
+        make_project_dagster_home(root / "dagster_home"),
+        PERSISTIQ_API_KEY=emulator.api_key,
+        PERSISTIQ_BASE_URL=emulator.base_url,
+        PERSISTIQ_LEADS_SENSOR_INTERVAL_SECONDS=str(SENSOR_INTERVAL),
+    ) as running:
+        yield running
 
 
 def test_dagster_dev_lists_every_asset(dagster_dev) -> None:

@@ -5,7 +5,6 @@ events in PostgreSQL."""
 
 from __future__ import annotations
 
-import subprocess
 import time
 from pathlib import Path
 
@@ -13,14 +12,11 @@ import psycopg2
 import pytest
 
 from persistiq_dagster.emulator import PersistIQEmulator, make_dataset
-from persistiq_dagster_tests.dagster_cli import DAGSTER, MODULE, PROJECT_DIR, project_env
+from persistiq_dagster_tests.dagster_cli import PROJECT_DIR
 from persistiq_dagster_tests.postgres_server import PostgresServer
 from persistiq_dagster_tests.test_dagster_dev import (
     START_SENSOR_MUTATION,
-    DagsterDev,
-    free_port,
-    stop_process_group,
-    wait_until_ready,
+    running_dagster_dev,
 )
 
 PRODUCTION_INSTANCE = PROJECT_DIR / "deploy" / "dagster.yaml"
@@ -60,9 +56,10 @@ def production_dagster_dev(postgres: PostgresServer, tmp_path: Path):
     dagster_home.mkdir()
     (dagster_home / "dagster.yaml").write_text(PRODUCTION_INSTANCE.read_text())
     store = make_dataset(users=3, leads=120, campaigns=4)
-    with PersistIQEmulator(store=store) as emulator:
-        port = free_port()
-        env = project_env(
+    with (
+        PersistIQEmulator(store=store) as emulator,
+        running_dagster_dev(
+            tmp_path,
             dagster_home,
             DAGSTER_POSTGRES_HOST=postgres.host,
             DAGSTER_POSTGRES_PORT=str(postgres.port),
@@ -71,31 +68,11 @@ def production_dagster_dev(postgres: PostgresServer, tmp_path: Path):
             DAGSTER_POSTGRES_DB=STORAGE_DATABASE,
             PERSISTIQ_API_KEY=emulator.api_key,
             PERSISTIQ_BASE_URL=emulator.base_url,
-            PERSISTIQ_DUCKDB_PATH=str(tmp_path / "warehouse" / "persistiq_prod.duckdb"),
-            PERSISTIQ_PIPELINES_DIR=str(tmp_path / "dlt_pipelines"),
             PERSISTIQ_LEADS_CRON="* * * * *",  # tick every minute, for the test
             PERSISTIQ_LEADS_SENSOR_INTERVAL_SECONDS="5",
-        )
-        log = tmp_path / "dagster_dev.log"
-        with open(log, "wb") as log_file:
-            proc = subprocess.Popen(
-                [str(DAGSTER), "dev", "-m", MODULE, "-h", "127.0.0.1", "-p", str(port)],
-                cwd=PROJECT_DIR, env=env, stdin=subprocess.DEVNULL, stdout=log_file,
-                stderr=subprocess.STDOUT, start_new_session=True,
-            )  # fmt: skip
-        try:
-            server = DagsterDev(
-                url=f"http://127.0.0.1:{port}",
-                log=log,
-                proc=proc,
-                duckdb_path=tmp_path / "warehouse" / "persistiq_prod.duckdb",
-                pipelines_dir=tmp_path / "dlt_pipelines",
-                dagster_home=dagster_home,
-            )
-            location, repository = wait_until_ready(server)
-            yield server, location, repository, emulator
-        finally:
-            stop_process_group(proc)
+        ) as (server, location, repository),
+    ):
+        yield server, location, repository, emulator
 
 
 def leads_runs(postgres: PostgresServer) -> dict[str, tuple[str, str]]:

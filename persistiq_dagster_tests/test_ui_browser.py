@@ -13,7 +13,6 @@ import contextlib
 import os
 import re
 import shutil
-import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -21,18 +20,13 @@ import pytest
 
 from persistiq_dagster.emulator import PersistIQEmulator, make_dataset
 from persistiq_dagster_tests.dagster_cli import (
-    DAGSTER,
-    MODULE,
     PROJECT_DIR,
     make_project_dagster_home,
-    project_env,
 )
 from persistiq_dagster_tests.test_dagster_dev import (
     RUN_TIMEOUT,
     DagsterDev,
-    free_port,
-    stop_process_group,
-    wait_until_ready,
+    running_dagster_dev,
 )
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -105,46 +99,19 @@ query {
 def ui_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[DagsterDev, str, str]]:
     """A ``dagster dev`` of its own against an emulator; its process group is killed after."""
     root = tmp_path_factory.mktemp("ui_browser")
-    dagster_home = make_project_dagster_home(root / "dagster_home")
-    duckdb_path = root / "warehouse" / "persistiq_ui.duckdb"
-    pipelines_dir = root / "dlt_pipelines"
-    log = root / "dagster_dev.log"
     store = make_dataset(users=5, leads=250, campaigns=12)
-    with PersistIQEmulator(store=store) as emulator:
-        port = free_port()
-        env = project_env(
-            dagster_home,
+    with (
+        PersistIQEmulator(store=store) as emulator,
+        running_dagster_dev(
+            root,
+            make_project_dagster_home(root / "dagster_home"),
             PERSISTIQ_API_KEY=emulator.api_key,
             PERSISTIQ_BASE_URL=emulator.base_url,
-            PERSISTIQ_DUCKDB_PATH=str(duckdb_path),
-            PERSISTIQ_PIPELINES_DIR=str(pipelines_dir),
-        )
-        command = [str(DAGSTER), "dev", "-m", MODULE, "-h", "127.0.0.1", "-p", str(port)]
-        with open(log, "wb") as log_file:
-            proc = subprocess.Popen(
-                command,
-                cwd=PROJECT_DIR,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=log_file,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        try:
-            server = DagsterDev(
-                url=f"http://127.0.0.1:{port}",
-                log=log,
-                proc=proc,
-                duckdb_path=duckdb_path,
-                pipelines_dir=pipelines_dir,
-                dagster_home=dagster_home,
-            )
-            location, repository = wait_until_ready(server)
-            # The "Join the Dagster community" dialog would cover the page on localhost.
-            assert server.graphql("mutation { setNuxSeen }")["setNuxSeen"] is True
-            yield server, location, repository
-        finally:
-            stop_process_group(proc)
+        ) as (server, location, repository),
+    ):
+        # The "Join the Dagster community" dialog would cover the page on localhost.
+        assert server.graphql("mutation { setNuxSeen }")["setNuxSeen"] is True
+        yield server, location, repository
 
 
 @pytest.fixture(scope="module")
