@@ -37,10 +37,10 @@ test: $(BIN)/activate
 bench: $(BIN)/activate
 	$(BIN)/python bench/compare.py
 
-## Start the Dagster UI on http://127.0.0.1:3000 with the project's instance settings.
+## Start the Dagster UI on http://127.0.0.1:3000 with the project's instance settings (dg dev).
 dev: $(BIN)/activate
 	mkdir -p .dagster_home && cp dagster.yaml .dagster_home/dagster.yaml
-	DAGSTER_HOME=$(CURDIR)/.dagster_home $(BIN)/dagster dev
+	DAGSTER_HOME=$(CURDIR)/.dagster_home $(BIN)/dg dev
 
 clean:
 	rm -rf $(VENV) data .dagster_home *.egg-info

@@ -9,6 +9,8 @@ setup(
     install_requires=[
         "dagster>=1.13.27,<1.14",
         "dagster-webserver>=1.13.27,<1.14",
+        # dg, Dagster's recommended command line: dg dev, dg launch, dg check defs, dg list defs.
+        "dagster-dg-cli>=1.13.27,<1.14",
         # The home of @dlt_assets; dagster-embedded-elt's dlt module only re-exports it.
         "dagster-dlt>=0.29.27,<0.30",
         "dlt[duckdb,parquet]>=1.31,<2",

@@ -25,8 +25,16 @@ from dlt.destinations.sql_client import SqlClientBase
 from dlt.extract.source import DltSource
 
 from persistiq_dagster import settings
+from persistiq_dagster.asset_pages import for_asset_pages
 from persistiq_dagster.catalog import TABLES_BY_NAME, pipeline_tables
-from persistiq_dagster.env import bool_from_env, enabled_tables_from_env, warehouse_from_env
+from persistiq_dagster.column_schema import TABLE_NAME_KEY
+from persistiq_dagster.env import (
+    asset_tags_from_env,
+    bool_from_env,
+    enabled_tables_from_env,
+    owners_from_env,
+    warehouse_from_env,
+)
 from persistiq_dagster.errors import explain_failure
 from persistiq_dagster.partitions import leads_daily_partitions
 from persistiq_dagster.resources import (
@@ -48,8 +56,6 @@ PAGES_METADATA_KEY = "persistiq/pages"
 ROWS_METADATA_KEY = "persistiq/rows"
 REPEATS_METADATA_KEY = "persistiq/repeated_ids"
 SKIPPED_METADATA_KEY = "persistiq/skipped_campaigns"
-
-translator = PersistIQTranslator()
 
 
 def load_with_dlt(
@@ -112,7 +118,7 @@ def load_with_dlt(
                         **event.metadata,
                         **(run_metadata or {}),
                         **counts,
-                        "dagster/table_name": warehouse.qualified_table_name(table),
+                        TABLE_NAME_KEY: warehouse.qualified_table_name(table),
                         PAGES_METADATA_KEY: tally.pages[table],
                         ROWS_METADATA_KEY: loaded,
                     },
@@ -167,6 +173,12 @@ spec_warehouse = warehouse_from_env()
 # Only whether reply bodies are loaded, for the declared columns of replies.
 SPEC_REPLY_BODIES = bool_from_env(
     settings.LOAD_REPLY_BODIES_ENV, settings.DEFAULT_LOAD_REPLY_BODIES
+)
+translator = PersistIQTranslator(
+    table_name=spec_warehouse.qualified_table_name,
+    owners=owners_from_env(),
+    tags=asset_tags_from_env(),
+    reply_bodies=SPEC_REPLY_BODIES,
 )
 
 
@@ -264,6 +276,12 @@ def activity_assets(tables: tuple[str, ...]) -> AssetsDefinition:
 
 # None when PERSISTIQ_EXCLUDE_TABLES leaves out both events and replies.
 persistiq_activity_assets = activity_assets(ACTIVITY_RESOURCES) if ACTIVITY_RESOURCES else None
+# As the UI shows them: links to this code, no dlt objects in the metadata.
+persistiq_core_assets, persistiq_leads_assets = for_asset_pages(
+    [persistiq_core_assets, persistiq_leads_assets]
+)
+if persistiq_activity_assets is not None:
+    (persistiq_activity_assets,) = for_asset_pages([persistiq_activity_assets])
 PERSISTIQ_ASSETS = [
     assets
     for assets in (persistiq_core_assets, persistiq_leads_assets, persistiq_activity_assets)

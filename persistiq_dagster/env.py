@@ -11,7 +11,7 @@ from datetime import date, time
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import dlt.destinations
-from dagster import EnvVar
+from dagster import AssetSpec, DagsterInvalidDefinitionError, EnvVar
 from dlt.common.destination import Destination
 from dlt.common.destination.exceptions import (
     InvalidDestinationReference,
@@ -81,6 +81,42 @@ def enabled_tables_from_env() -> tuple[str, ...]:
             f"it takes a comma list of {', '.join(OPTIONAL_TABLES)}"
         )
     return tuple(name for name in TABLE_NAMES if name not in excluded)
+
+
+def owners_from_env() -> tuple[str, ...]:
+    """``PERSISTIQ_ASSET_OWNERS``: the assets' owners, a comma list of ``team:<name>`` or email
+    addresses."""
+    raw = os.getenv(settings.ASSET_OWNERS_ENV, "").strip()
+    owners = tuple(owner.strip() for owner in raw.split(",") if owner.strip())
+    owners = owners or settings.DEFAULT_ASSET_OWNERS
+    _accepted_by_dagster(settings.ASSET_OWNERS_ENV, raw, owners=owners)
+    return owners
+
+
+def asset_tags_from_env() -> dict[str, str]:
+    """``PERSISTIQ_ASSET_TAGS``: the assets' tags, a comma list of ``key=value``."""
+    raw = os.getenv(settings.ASSET_TAGS_ENV, "").strip()
+    if not raw:
+        return dict(settings.DEFAULT_ASSET_TAGS)
+    tags = {}
+    for item in filter(str.strip, raw.split(",")):
+        key, equals, value = item.partition("=")
+        if not equals or not key.strip():
+            raise PersistIQConfigError(
+                f"{settings.ASSET_TAGS_ENV}={raw!r}: {item.strip()!r} is not key=value; it "
+                "takes a comma list such as source=persistiq,domain=sales"
+            )
+        tags[key.strip()] = value.strip()
+    _accepted_by_dagster(settings.ASSET_TAGS_ENV, raw, tags=tags)
+    return tags
+
+
+def _accepted_by_dagster(name: str, raw: str, **spec_attributes) -> None:
+    """Dagster's own rules for owners and tags, checked now, with the variable named."""
+    try:
+        AssetSpec(key="setting_check", **spec_attributes)
+    except DagsterInvalidDefinitionError as error:
+        raise PersistIQConfigError(f"{name}={raw!r} is not accepted by Dagster: {error}") from None
 
 
 def start_date_from_env() -> str:

@@ -142,8 +142,15 @@ class RequestBudget:
         except ValueError:
             return
         # Requests still in flight may not have been counted in this answer yet.
-        self._server_remaining = remaining_now - self._in_flight
-        self._server_reset_at = reset_at
+        told = remaining_now - self._in_flight
+        known_reset = self._server_reset_at
+        if self._server_remaining is None or known_reset == float("inf") or reset_at > known_reset:
+            if reset_at > time.time():  # an answer about a window that is over tells nothing
+                self._server_remaining, self._server_reset_at = told, reset_at
+        elif reset_at == known_reset:
+            # Answers of one window can arrive out of order: the one sent earlier says more
+            # remain than the server has left, so within a window the count only goes down.
+            self._server_remaining = min(self._server_remaining, told)
 
 
 class RateLimitedAdapter(HTTPAdapter):

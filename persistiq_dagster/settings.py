@@ -85,6 +85,17 @@ CORE_PIPELINE_NAME = "persistiq_core"
 LEADS_PIPELINE_NAME = "persistiq_leads"
 ACTIVITY_PIPELINE_NAME = "persistiq_activity"
 WAREHOUSE_POOL = "persistiq_warehouse"
+# Who owns the assets and the tags a team filters them by in the UI (tag persistiq/loads is
+# always added). Owners: comma list of team:<name> or email addresses; tags: key=value list.
+ASSET_OWNERS_ENV = "PERSISTIQ_ASSET_OWNERS"
+DEFAULT_ASSET_OWNERS = ("team:data-engineering",)
+ASSET_TAGS_ENV = "PERSISTIQ_ASSET_TAGS"
+DEFAULT_ASSET_TAGS = {"source": "persistiq", "domain": "sales"}
+# The asset pages link to the code that loads each table: on this machine by default; to the
+# repository's web pages (GitHub or GitLab) when its URL is set.
+CODE_REPOSITORY_URL_ENV = "PERSISTIQ_CODE_REPOSITORY_URL"
+CODE_REPOSITORY_BRANCH_ENV = "PERSISTIQ_CODE_REPOSITORY_BRANCH"
+DEFAULT_CODE_REPOSITORY_BRANCH = "main"
 
 # Sensors
 LEADS_SENSOR_INTERVAL_ENV = "PERSISTIQ_LEADS_SENSOR_INTERVAL_SECONDS"

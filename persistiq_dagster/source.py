@@ -44,7 +44,7 @@ from persistiq_dagster.records import (
     first_of_each_id,
     reply_row,
 )
-from persistiq_dagster.schema import COLUMNS_BY_RESOURCE, columns_for
+from persistiq_dagster.schema import COLUMNS_BY_RESOURCE, columns_for, nested_hints_for
 from persistiq_dagster.settings import (
     DEFAULT_BASE_URL,
     DEFAULT_CONCURRENT_REQUESTS,
@@ -188,8 +188,9 @@ def events_resource(reader: Reader, start: Window, end: Window) -> DltResource:
 
 
 def snapshot_config(table: str, api_key: str | None, tally: ReadTally) -> dict[str, Any]:
-    """A list PersistIQ returns whole on every call, loaded as an scd2 snapshot."""
-    return {
+    """A list PersistIQ returns whole on every call, loaded as an scd2 snapshot; users also
+    declare the columns of their mailboxes' child table (``nested_hints``)."""
+    config: dict[str, Any] = {
         "name": table,
         "write_disposition": SNAPSHOT_WRITE_DISPOSITION,
         "columns": COLUMNS_BY_RESOURCE[table],
@@ -200,6 +201,9 @@ def snapshot_config(table: str, api_key: str | None, tally: ReadTally) -> dict[s
         },
         "processing_steps": [{"filter": first_of_each_id(table, tally.repeats)}],
     }
+    if nested_hints := nested_hints_for(table):
+        config["nested_hints"] = nested_hints
+    return config
 
 
 def per_campaign_config(

@@ -1,6 +1,7 @@
 """Running the ``dagster`` command line in tests: the binary, a DAGSTER_HOME, an environment."""
 
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -34,3 +35,19 @@ def project_env(dagster_home: Path, **settings: str) -> dict[str, str]:
         **settings,
     )
     return env
+
+
+def python_in_project(
+    code: str, dagster_home: Path, **settings: str
+) -> subprocess.CompletedProcess[str]:
+    """``code`` in a fresh interpreter in the project folder, with only ``settings``: they are
+    read when the Definitions load, so a setting needs a process of its own."""
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=PROJECT_DIR,
+        env=project_env(dagster_home, **settings),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        start_new_session=True,
+    )

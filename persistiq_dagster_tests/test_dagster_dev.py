@@ -13,7 +13,7 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -195,11 +195,13 @@ def emulator() -> Iterator[PersistIQEmulator]:
 
 @contextlib.contextmanager
 def running_dagster_dev(
-    root: Path, dagster_home: Path, **settings: str
+    root: Path, dagster_home: Path, command: Sequence[str] | None = None, **settings: str
 ) -> Iterator[tuple[DagsterDev, str, str]]:
-    """``dagster dev`` in a process group of its own, with the environment's ``settings``, the
-    DuckDB file and dlt's folder under ``root``; yields it with its code location and
-    repository names once loaded, and ends the whole group afterwards, even on failure."""
+    """``dagster dev`` (or ``command``, such as ``dg dev``, given the host and port after it)
+    in a process group of its own, from the project folder, with the environment's
+    ``settings``, the DuckDB file and dlt's folder under ``root``; yields it with its code
+    location and repository names once loaded, and ends the whole group afterwards, even on
+    failure."""
     duckdb_path = root / "warehouse" / "persistiq_e2e.duckdb"
     pipelines_dir = root / "dlt_pipelines"
     log = root / "dagster_dev.log"
@@ -210,7 +212,13 @@ def running_dagster_dev(
         PERSISTIQ_PIPELINES_DIR=str(pipelines_dir),
         **settings,
     )
-    command = [str(DAGSTER), "dev", "-m", MODULE, "-h", "127.0.0.1", "-p", str(port)]
+    command = [
+        *(command or [str(DAGSTER), "dev", "-m", MODULE]),
+        "-h",
+        "127.0.0.1",
+        "-p",
+        str(port),
+    ]
     with open(log, "wb") as log_file:
         proc = subprocess.Popen(
             command,

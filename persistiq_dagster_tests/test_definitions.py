@@ -5,13 +5,11 @@ a subprocess with only that setting.
 """
 
 import json
-import subprocess
-import sys
 
 import pytest
 
 from persistiq_dagster.catalog import TABLE_NAMES
-from persistiq_dagster_tests.dagster_cli import PROJECT_DIR, project_env
+from persistiq_dagster_tests.dagster_cli import python_in_project
 
 LIST_DEFINITIONS = """
 import json
@@ -31,15 +29,7 @@ print(json.dumps({
 
 
 def definitions_with(tmp_path, **settings: str) -> dict:
-    completed = subprocess.run(
-        [sys.executable, "-c", LIST_DEFINITIONS],
-        cwd=PROJECT_DIR,
-        env=project_env(tmp_path, **settings),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        start_new_session=True,
-    )
+    completed = python_in_project(LIST_DEFINITIONS, tmp_path, **settings)
     assert completed.returncode == 0, completed.stderr[-4000:]
     return json.loads(completed.stdout.strip().splitlines()[-1])
 

@@ -1,7 +1,10 @@
 """The client-side request budget and PersistIQ's rate-limit headers, against the emulator."""
 
+import math
 import threading
 import time
+
+from requests import Response
 
 from persistiq_dagster.ratelimit import RequestAbandoned, RequestBudget, request_order
 from persistiq_dagster_tests.conftest import (
@@ -88,3 +91,56 @@ def test_waiting_requests_go_in_priority_order_and_unwanted_ones_leave():
 
     assert started == [1, 2, 3]
     assert gave_up == [9]
+
+
+def server_answer(remaining: int, reset_at: int, limit: int = 3) -> Response:
+    answer = Response()
+    answer.status_code = 200
+    answer.headers.update(
+        {
+            "X-RateLimit-Limit": str(limit),
+            "X-RateLimit-Remaining": str(remaining),
+            "X-RateLimit-Reset": str(reset_at),
+        }
+    )
+    return answer
+
+
+def test_an_earlier_answer_arriving_late_does_not_reopen_the_window():
+    """Two pages in flight; the later one's answer (0 left) is handled before the earlier
+    one's (1 left): no request may start before the window resets."""
+    budget = RequestBudget(limit=1000, window=60.0)
+    reset_at = math.ceil(time.time()) + 30
+    budget.acquire()
+    budget.release(server_answer(2, reset_at))
+    budget.acquire()
+    budget.acquire()
+    budget.release(server_answer(0, reset_at))
+    budget.release(server_answer(1, reset_at))
+
+    started, stop = threading.Event(), threading.Event()
+
+    def next_request() -> None:
+        with request_order(0, stop.is_set):
+            try:
+                budget.acquire()
+            except RequestAbandoned:
+                return
+        started.set()
+
+    waiting = threading.Thread(target=next_request)
+    waiting.start()
+    try:
+        assert not started.wait(1.5), "a request started in a window the server said was full"
+    finally:
+        stop.set()
+        waiting.join(timeout=5)
+
+
+def test_an_answer_about_a_window_that_is_over_is_not_obeyed():
+    budget = RequestBudget(limit=1000, window=60.0)
+    budget.acquire()
+    budget.release(server_answer(0, math.floor(time.time()) - 5))
+    started = threading.Event()
+    threading.Thread(target=lambda: (budget.acquire(), started.set()), daemon=True).start()
+    assert started.wait(2.0)
