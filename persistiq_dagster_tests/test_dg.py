@@ -119,6 +119,10 @@ def test_dg_list_defs_shows_assets_with_lineage_owners_and_code(tmp_path):
 def test_dg_launch_loads_users_and_campaigns_into_the_instance(tmp_path, emulator):
     launched = dg_launch(tmp_path, emulator, "persistiq/users,persistiq/campaigns")
     assert launched.returncode == 0, launched.stderr[-4000:]
+    # As the README runs it (.venv/bin/dg, no venv activated): no warning about venvs, and none
+    # of the "superseded" kind dagster asset materialize prints.
+    said = launched.stdout + launched.stderr
+    assert "virtual environment" not in said and "Warning" not in said, said[-3000:]
     assert rows(tmp_path, "users") == {user["id"] for user in emulator.store.users}
     assert rows(tmp_path, "campaigns") == {c["id"] for c in emulator.store.campaigns}
     with DagsterInstance.from_config(str(tmp_path / "dagster_home")) as instance:
