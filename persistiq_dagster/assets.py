@@ -276,7 +276,7 @@ def activity_assets(tables: tuple[str, ...]) -> AssetsDefinition:
 
 # None when PERSISTIQ_EXCLUDE_TABLES leaves out both events and replies.
 persistiq_activity_assets = activity_assets(ACTIVITY_RESOURCES) if ACTIVITY_RESOURCES else None
-# As the UI shows them: links to this code, no dlt objects in the metadata.
+# As the UI shows them: links to this code, dagster-dlt's objects described in words.
 persistiq_core_assets, persistiq_leads_assets = for_asset_pages(
     [persistiq_core_assets, persistiq_leads_assets]
 )
