@@ -9,7 +9,6 @@ Code references are Dagster's: the file and line of the function that loads each
 with ``PERSISTIQ_CODE_REPOSITORY_URL`` set, the same on GitHub or GitLab.
 """
 
-import os
 import warnings
 from collections.abc import Sequence
 
@@ -67,7 +66,7 @@ def for_asset_pages(assets_defs: Sequence[AssetsDefinition]) -> list[AssetsDefin
 
 def _linked(assets_defs: Sequence[AssetsDefinition]) -> list[AssetsDefinition]:
     referenced = with_source_code_references(assets_defs)
-    repository_url = os.getenv(settings.CODE_REPOSITORY_URL_ENV, "").strip()
+    repository_url = str_from_env(settings.CODE_REPOSITORY_URL_ENV, "")
     if not repository_url:
         return list(referenced)  # type: ignore[arg-type]
     try:

@@ -26,7 +26,7 @@ NAMED_HINTS = ("primary_key", "merge_key", "dedup_sort", "row_key", "parent_key"
 
 def declared_column_schema(table: str, reply_bodies: bool) -> TableSchema:
     """The columns ``schema.py`` declares for ``table``, as the asset's definition shows them."""
-    return _table_schema(columns_for(table, reply_bodies))
+    return _table_schema(columns_for(table, reply_bodies), {})
 
 
 def loaded_column_schema(table: str, schema: Schema) -> TableSchema:
@@ -37,13 +37,11 @@ def loaded_column_schema(table: str, schema: Schema) -> TableSchema:
 
 
 def _table_schema(
-    columns: Mapping[str, TColumnSchema], descriptions: Mapping[str, str] | None = None
+    columns: Mapping[str, TColumnSchema], descriptions: Mapping[str, str]
 ) -> TableSchema:
+    """``descriptions`` stand in for columns whose hints have none."""
     return TableSchema(
-        columns=[
-            _column(name, column, (descriptions or {}).get(name))
-            for name, column in columns.items()
-        ]
+        columns=[_column(name, column, descriptions.get(name)) for name, column in columns.items()]
     )
 
 

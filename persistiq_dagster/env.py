@@ -68,10 +68,15 @@ def time_of_day_from_env(name: str, default: str) -> time:
     raise PersistIQConfigError(f"{name}={raw!r} is not a time of day as HH:MM such as 09:00")
 
 
+def comma_list(raw: str) -> list[str]:
+    """The items of a comma list, stripped, blanks left out."""
+    return [item.strip() for item in raw.split(",") if item.strip()]
+
+
 def enabled_tables_from_env() -> tuple[str, ...]:
     """Every table but those ``PERSISTIQ_EXCLUDE_TABLES`` names (a comma list)."""
     raw = os.getenv(settings.EXCLUDE_TABLES_ENV, "")
-    excluded = {name.strip() for name in raw.split(",") if name.strip()}
+    excluded = set(comma_list(raw))
     wrong = sorted(excluded - set(OPTIONAL_TABLES))
     if wrong:
         required = sorted(set(wrong) & set(TABLE_NAMES))
@@ -87,8 +92,7 @@ def owners_from_env() -> tuple[str, ...]:
     """``PERSISTIQ_ASSET_OWNERS``: the assets' owners, a comma list of ``team:<name>`` or email
     addresses."""
     raw = os.getenv(settings.ASSET_OWNERS_ENV, "").strip()
-    owners = tuple(owner.strip() for owner in raw.split(",") if owner.strip())
-    owners = owners or settings.DEFAULT_ASSET_OWNERS
+    owners = tuple(comma_list(raw)) or settings.DEFAULT_ASSET_OWNERS
     _accepted_by_dagster(settings.ASSET_OWNERS_ENV, raw, owners=owners)
     return owners
 
@@ -99,11 +103,11 @@ def asset_tags_from_env() -> dict[str, str]:
     if not raw:
         return dict(settings.DEFAULT_ASSET_TAGS)
     tags = {}
-    for item in filter(str.strip, raw.split(",")):
+    for item in comma_list(raw):
         key, equals, value = item.partition("=")
         if not equals or not key.strip():
             raise PersistIQConfigError(
-                f"{settings.ASSET_TAGS_ENV}={raw!r}: {item.strip()!r} is not key=value; it "
+                f"{settings.ASSET_TAGS_ENV}={raw!r}: {item!r} is not key=value; it "
                 "takes a comma list such as source=persistiq,domain=sales"
             )
         tags[key.strip()] = value.strip()

@@ -6,8 +6,6 @@ a real materialisation: reported to the instance, or loaded from the emulator by
 """
 
 import json
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -47,7 +45,7 @@ from persistiq_dagster.freshness import (
 )
 from persistiq_dagster.jobs import activity_job, leads_job, users_campaigns_job
 from persistiq_dagster.partitions import leads_daily_partitions
-from persistiq_dagster_tests.dagster_cli import PROJECT_DIR, project_env
+from persistiq_dagster_tests.dagster_cli import python_in_project
 
 PARAMS_KEY = "dagster/freshness_params"
 LAST_UPDATED_KEY = "dagster/last_updated_timestamp"
@@ -273,17 +271,13 @@ print(json.dumps({
 
 def test_settings_reach_the_checks(tmp_path):
     """Settings are read when the code location loads: a fresh process with them set."""
-    env = project_env(
-        tmp_path,
-        PERSISTIQ_FRESHNESS_HOURS="48",
-        PERSISTIQ_FRESHNESS_DEADLINE="07:30",
-        PERSISTIQ_TIMEZONE="Europe/Berlin",
-        PERSISTIQ_EXCLUDE_TABLES="events,replies",
-    )
-    completed = subprocess.run(
-        [sys.executable, "-c", LIST_FRESHNESS],
-        cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+    settings_given = {
+        "PERSISTIQ_FRESHNESS_HOURS": "48",
+        "PERSISTIQ_FRESHNESS_DEADLINE": "07:30",
+        "PERSISTIQ_TIMEZONE": "Europe/Berlin",
+        "PERSISTIQ_EXCLUDE_TABLES": "events,replies",
+    }
+    completed = python_in_project(LIST_FRESHNESS, tmp_path, **settings_given)
     assert completed.returncode == 0, completed.stderr[-4000:]
     params = json.loads(completed.stdout.strip().splitlines()[-1])
     assert sorted(params) == sorted(set(TABLE_NAMES) - {"events", "replies"})
@@ -294,10 +288,7 @@ def test_settings_reach_the_checks(tmp_path):
     }
     assert params["users"] == {"timezone": "Europe/Berlin", "lower_bound_delta_seconds": 48 * 3600}
 
-    env[settings.FRESHNESS_DEADLINE_ENV] = "9am"
-    wrong = subprocess.run(
-        [sys.executable, "-c", LIST_FRESHNESS],
-        cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+    settings_given[settings.FRESHNESS_DEADLINE_ENV] = "9am"
+    wrong = python_in_project(LIST_FRESHNESS, tmp_path, **settings_given)
     assert wrong.returncode != 0
     assert "PERSISTIQ_FRESHNESS_DEADLINE='9am' is not a time of day as HH:MM" in wrong.stderr
