@@ -26,7 +26,7 @@ lock:
 
 ## Load everything from the bundled PersistIQ emulator into DuckDB, then print row counts.
 demo: $(BIN)/activate
-	$(BIN)/python -m persistiq_dagster.demo
+	$(BIN)/python -m persistiq_dagster.cli.demo
 
 ## Run the tests (real HTTP to the emulator, real DuckDB files, a real `dagster dev`).
 test: $(BIN)/activate
@@ -35,7 +35,7 @@ test: $(BIN)/activate
 
 ## Compare the project's Dagster CLI with a plain dlt script (README: Benchmarks).
 bench: $(BIN)/activate
-	$(BIN)/python bench/compare.py
+	$(BIN)/python -m bench.compare
 
 ## Start the Dagster UI on http://127.0.0.1:3000 with the project's instance settings (dg dev).
 dev: $(BIN)/activate

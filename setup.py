@@ -5,7 +5,9 @@ setup(
     version="0.1.0",
     description="PersistIQ's read API loaded with dlt as Dagster assets",
     python_requires=">=3.11,<3.14",
-    packages=find_packages(exclude=["persistiq_dagster_tests", "bench"]),
+    # The product alone: the emulator (persistiq_emulator/), the tests and the benchmark run
+    # from a checkout of the project folder and are never installed, in the image or elsewhere.
+    packages=find_packages(include=["persistiq_dagster", "persistiq_dagster.*"]),
     install_requires=[
         "dagster>=1.13.27,<1.14",
         "dagster-webserver>=1.13.27,<1.14",

@@ -30,8 +30,8 @@ from pathlib import Path
 
 import duckdb
 
-from persistiq_dagster.emulator.generate import DEFAULT_UPDATED_DAYS, make_dataset
-from persistiq_dagster.emulator.server import PersistIQEmulator
+from persistiq_emulator.generate import DEFAULT_UPDATED_DAYS, make_dataset
+from persistiq_emulator.server import PersistIQEmulator
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent

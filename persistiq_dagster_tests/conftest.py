@@ -9,26 +9,33 @@ import pytest
 import requests
 from dagster import AssetKey, ExecuteInProcessResult, materialize
 
-from persistiq_dagster.assets import (
-    ACTIVITY_RESOURCES,
-    CORE_RESOURCES,
-    persistiq_activity_assets,
-    persistiq_core_assets,
-    persistiq_leads_assets,
-)
-from persistiq_dagster.dlt_resource import PersistIQDltResource
-from persistiq_dagster.emulator import EmulatorStore, PersistIQEmulator, make_dataset
-from persistiq_dagster.emulator.generate import DEFAULT_UPDATED_DAYS
-from persistiq_dagster.partitions import partition_range_tags
-from persistiq_dagster.resources import PersistIQResource, PersistIQWarehouse
-from persistiq_dagster.settings import DEFAULT_CONCURRENT_REQUESTS
+from persistiq_dagster.config import DEFAULT_CONCURRENT_REQUESTS, Settings
+from persistiq_dagster.defs.assets import build_load_assets
+from persistiq_dagster.defs.build import build_defs
+from persistiq_dagster.defs.jobs import build_load_jobs
+from persistiq_dagster.defs.partitions import daily_partitions, partition_range_tags
+from persistiq_dagster.defs.resources.dlt import PersistIQDltResource
+from persistiq_dagster.defs.resources.persistiq import PersistIQResource
+from persistiq_dagster.defs.resources.warehouse import PersistIQWarehouse
+from persistiq_dagster.source.catalog import ACTIVITY_PIPELINE, CORE_PIPELINE, pipeline_tables
 from persistiq_dagster_tests.postgres_server import (
     PostgresServer,
     PostgresUnavailable,
     running_postgres,
 )
+from persistiq_emulator import EmulatorStore, PersistIQEmulator, make_dataset
+from persistiq_emulator.generate import DEFAULT_UPDATED_DAYS
 
 os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")  # tests talk to loopback only
+
+# The project as the default settings build it: what a user gets with no PERSISTIQ_* set.
+DEFAULT_SETTINGS = Settings()
+DEFAULT_DEFS = build_defs(DEFAULT_SETTINGS)
+PARTITIONS = daily_partitions(DEFAULT_SETTINGS)
+LOAD_ASSETS = build_load_assets(DEFAULT_SETTINGS, PARTITIONS)
+LOAD_JOBS = build_load_jobs(LOAD_ASSETS, PARTITIONS)
+CORE_TABLES = pipeline_tables(CORE_PIPELINE)
+ACTIVITY_TABLES = pipeline_tables(ACTIVITY_PIPELINE)
 
 
 @pytest.fixture
@@ -121,9 +128,9 @@ def run_assets(
     }
     runs = []
     for assets, names, partitioned in (
-        (persistiq_core_assets, CORE_RESOURCES, False),
-        (persistiq_leads_assets, ("leads",), True),
-        (persistiq_activity_assets, ACTIVITY_RESOURCES, True),
+        (LOAD_ASSETS.core, CORE_TABLES, False),
+        (LOAD_ASSETS.leads, ("leads",), True),
+        (LOAD_ASSETS.activity, ACTIVITY_TABLES, True),
     ):
         selected = [AssetKey(["persistiq", name]) for name in select if name in names]
         if selected:

@@ -6,10 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from persistiq_dagster.emulator import PersistIQEmulator, make_dataset
-from persistiq_dagster.emulator.data import event_campaign_id, event_time, reply_time
-from persistiq_dagster.partitions import partition_range_tags
-from persistiq_dagster.resources import PersistIQWarehouse
+from persistiq_dagster.defs.partitions import partition_range_tags
+from persistiq_dagster.defs.resources.warehouse import PersistIQWarehouse
 from persistiq_dagster_tests.conftest import (
     assert_each_page_once,
     page_count,
@@ -18,6 +16,8 @@ from persistiq_dagster_tests.conftest import (
     run_assets,
     served_pages,
 )
+from persistiq_emulator import PersistIQEmulator, make_dataset
+from persistiq_emulator.data import event_campaign_id, event_time, reply_time
 
 ACTIVITY = ["events", "replies"]
 BODY_FRAGMENT = "了解しました"  # in the emulator's reply bodies (and previews)

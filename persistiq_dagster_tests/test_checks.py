@@ -21,27 +21,29 @@ from dagster import (
     materialize,
 )
 
-from persistiq_dagster.assets import (
-    persistiq_activity_assets,
-    persistiq_core_assets,
-    persistiq_leads_assets,
-)
-from persistiq_dagster.catalog import TABLE_NAMES, TABLES_BY_NAME
-from persistiq_dagster.checks import (
+from persistiq_dagster.defs.checks import (
     ID_CHECK_NAME,
     OWNER_CHECK_NAME,
     ROWS_CHECK_NAME,
-    persistiq_asset_checks,
+    build_table_checks,
 )
-from persistiq_dagster.dlt_resource import PersistIQDltResource
-from persistiq_dagster.jobs import activity_job, leads_job, users_campaigns_job
-from persistiq_dagster.resources import PersistIQResource, PersistIQWarehouse
-from persistiq_dagster.settings import (
-    ACTIVITY_PIPELINE_NAME,
-    CORE_PIPELINE_NAME,
-    LEADS_PIPELINE_NAME,
+from persistiq_dagster.defs.resources.dlt import PersistIQDltResource
+from persistiq_dagster.defs.resources.persistiq import PersistIQResource
+from persistiq_dagster.defs.resources.warehouse import PersistIQWarehouse
+from persistiq_dagster.source.catalog import (
+    ACTIVITY_PIPELINE,
+    CORE_PIPELINE,
+    LEADS_PIPELINE,
+    TABLE_NAMES,
+    TABLES_BY_NAME,
 )
-from persistiq_dagster_tests.conftest import EMULATOR_DAYS, query
+from persistiq_dagster_tests.conftest import (
+    DEFAULT_SETTINGS,
+    EMULATOR_DAYS,
+    LOAD_ASSETS,
+    LOAD_JOBS,
+    query,
+)
 
 TABLES = TABLE_NAMES
 EVERY_CHECK = {
@@ -49,12 +51,8 @@ EVERY_CHECK = {
     *((table, ROWS_CHECK_NAME) for table in TABLES),
     ("leads", OWNER_CHECK_NAME),
 }
-ALL_DEFINITIONS = [
-    persistiq_core_assets,
-    persistiq_leads_assets,
-    persistiq_activity_assets,
-    *persistiq_asset_checks,
-]
+TABLE_CHECKS = build_table_checks(DEFAULT_SETTINGS.enabled_tables)
+ALL_DEFINITIONS = [*LOAD_ASSETS.all, *TABLE_CHECKS]
 
 
 def check_key(table: str, name: str) -> AssetCheckKey:
@@ -100,14 +98,14 @@ def load(
     multi-asset); every run must succeed. Returns the check results of all runs."""
     results = []
     window = {"partition_key": partition_key} if partition_key else {"tags": EMULATOR_DAYS}
-    for pipeline in (CORE_PIPELINE_NAME, LEADS_PIPELINE_NAME, ACTIVITY_PIPELINE_NAME):
+    for pipeline in (CORE_PIPELINE, LEADS_PIPELINE, ACTIVITY_PIPELINE):
         keys = [
             AssetKey(["persistiq", table])
             for table in select
             if TABLES_BY_NAME[table].pipeline == pipeline
         ]
         if keys:
-            partitioned = {} if pipeline == CORE_PIPELINE_NAME else window
+            partitioned = {} if pipeline == CORE_PIPELINE else window
             selection = AssetSelection.assets(*keys) | AssetSelection.checks_for_assets(*keys)
             results.append(run(persistiq, warehouse, instance, selection, **partitioned))
     assert all(result.success for result in results)
@@ -160,19 +158,19 @@ def test_the_jobs_run_every_check_after_a_normal_load_and_all_pass(
     emulator, persistiq, warehouse, instance
 ):
     defs = Definitions(
-        assets=[persistiq_core_assets, persistiq_leads_assets, persistiq_activity_assets],
-        asset_checks=persistiq_asset_checks,
-        jobs=[users_campaigns_job, leads_job, activity_job],
+        assets=LOAD_ASSETS.all,
+        asset_checks=TABLE_CHECKS,
+        jobs=LOAD_JOBS.all,
         resources=resources_for(persistiq, warehouse),
     )
     results = {}
     for job, pipeline in (
-        (users_campaigns_job, CORE_PIPELINE_NAME),
-        (leads_job, LEADS_PIPELINE_NAME),
-        (activity_job, ACTIVITY_PIPELINE_NAME),
+        (LOAD_JOBS.users_campaigns, CORE_PIPELINE),
+        (LOAD_JOBS.leads, LEADS_PIPELINE),
+        (LOAD_JOBS.activity, ACTIVITY_PIPELINE),
     ):
         result = defs.resolve_job_def(job.name).execute_in_process(
-            instance=instance, tags=None if job is users_campaigns_job else EMULATOR_DAYS
+            instance=instance, tags=None if job is LOAD_JOBS.users_campaigns else EMULATOR_DAYS
         )
         assert result.success, job.name
         # AssetSelection.assets(<multi-asset>) brings the checks of its assets along.
@@ -294,7 +292,7 @@ def test_a_snapshot_with_an_id_sent_twice_keeps_one_current_row(
     store.users.append({**store.users[0], "name": "A second copy"})  # the same id, twice
     store.bump()
 
-    result = run(persistiq, warehouse, instance, AssetSelection.assets(persistiq_core_assets))
+    result = run(persistiq, warehouse, instance, AssetSelection.assets(LOAD_ASSETS.core))
 
     assert result.success
     results = evaluations(result)

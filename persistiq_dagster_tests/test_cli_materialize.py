@@ -21,8 +21,6 @@ import duckdb
 import pytest
 from dagster import DagsterInstance
 
-from persistiq_dagster.emulator import PersistIQEmulator, make_dataset
-from persistiq_dagster.emulator.generate import DEFAULT_UPDATED_DAYS
 from persistiq_dagster_tests.conftest import assert_each_page_once, page_count
 from persistiq_dagster_tests.dagster_cli import (
     DAGSTER,
@@ -31,6 +29,8 @@ from persistiq_dagster_tests.dagster_cli import (
     make_dagster_home,
     project_env,
 )
+from persistiq_emulator import PersistIQEmulator, make_dataset
+from persistiq_emulator.generate import DEFAULT_UPDATED_DAYS
 
 DATASET = "persistiq"
 PAGE_SIZE = 100

@@ -9,12 +9,14 @@ from collections import Counter
 import pytest
 from dagster import DagsterEventType
 
-from persistiq_dagster.catalog import TABLE_NAMES, TABLES_BY_NAME
-from persistiq_dagster.connection_check import check_connection, connection_check_job
-from persistiq_dagster.emulator import PersistIQEmulator, make_dataset
-from persistiq_dagster.resources import PersistIQResource
-from persistiq_dagster_tests.conftest import persistiq_for
+from persistiq_dagster.config import EXCLUDE_TABLES_ENV, Settings
+from persistiq_dagster.defs.build import build_defs
+from persistiq_dagster.defs.connection_check import build_connection_check_job, check_connection
+from persistiq_dagster.defs.resources.persistiq import PersistIQResource
+from persistiq_dagster.source.catalog import TABLE_NAMES, TABLES_BY_NAME
+from persistiq_dagster_tests.conftest import DEFAULT_DEFS, DEFAULT_SETTINGS, persistiq_for
 from persistiq_dagster_tests.dagster_cli import project_env
+from persistiq_emulator import PersistIQEmulator, make_dataset
 
 WRONG_KEY = "wrong-key-5f3a9c"  # the emulator echoes a wrong key in its 401 message
 UNREACHABLE = "http://127.0.0.1:1/v1/"
@@ -124,7 +126,7 @@ def test_only_the_enabled_tables_are_asked(emulator, persistiq, tables):
 
 def run_command(tmp_path, **settings) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "persistiq_dagster.connection_check"],
+        [sys.executable, "-m", "persistiq_dagster.cli.connection_check"],
         env=project_env(tmp_path, **settings),
         capture_output=True,
         text=True,
@@ -168,11 +170,11 @@ def test_command_without_key(tmp_path, emulator):
     "excluded",
     [pytest.param("", id="all-tables"), pytest.param("tags,replies", id="excluded-tables")],
 )
-def test_job_with_good_key(monkeypatch, emulator, persistiq, excluded):
-    monkeypatch.setenv("PERSISTIQ_EXCLUDE_TABLES", excluded)
-    result = connection_check_job.execute_in_process(
-        resources={"persistiq": persistiq}, raise_on_error=False
-    )
+def test_job_with_good_key(emulator, persistiq, excluded):
+    # The job as the Definitions build it from the setting.
+    defs = build_defs(Settings.from_env({EXCLUDE_TABLES_ENV: excluded}))
+    job = defs.resolve_job_def("persistiq_connection_check_job")
+    result = job.execute_in_process(resources={"persistiq": persistiq}, raise_on_error=False)
 
     assert result.success
     [output] = [
@@ -184,9 +186,9 @@ def test_job_with_good_key(monkeypatch, emulator, persistiq, excluded):
     assert metadata["users"].value == "200, 5 records on page 1"
 
 
-def test_job_with_bad_key_fails_with_summary(monkeypatch, emulator):
-    monkeypatch.delenv("PERSISTIQ_EXCLUDE_TABLES", raising=False)
-    result = connection_check_job.execute_in_process(
+def test_job_with_bad_key_fails_with_summary(emulator):
+    job = build_connection_check_job(DEFAULT_SETTINGS.enabled_tables)
+    result = job.execute_in_process(
         resources={"persistiq": persistiq_for(emulator, api_key=WRONG_KEY)}, raise_on_error=False
     )
 
@@ -199,8 +201,6 @@ def test_job_with_bad_key_fails_with_summary(monkeypatch, emulator):
 
 
 def test_job_is_in_the_definitions():
-    from persistiq_dagster.definitions import defs
-
-    assert defs.resolve_job_def("persistiq_connection_check_job").name == (
+    assert DEFAULT_DEFS.resolve_job_def("persistiq_connection_check_job").name == (
         "persistiq_connection_check_job"
     )

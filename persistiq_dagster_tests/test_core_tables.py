@@ -3,9 +3,15 @@ as snapshots; a campaign gone between listing and reading is skipped, not a fail
 
 from dagster import AssetKey, DagsterInstance, materialize
 
-from persistiq_dagster.assets import SKIPPED_METADATA_KEY, persistiq_core_assets
-from persistiq_dagster.dlt_resource import PersistIQDltResource
-from persistiq_dagster_tests.conftest import page_count, query, run_assets, served_pages
+from persistiq_dagster.defs.names import SKIPPED_METADATA_KEY
+from persistiq_dagster.defs.resources.dlt import PersistIQDltResource
+from persistiq_dagster_tests.conftest import (
+    LOAD_ASSETS,
+    page_count,
+    query,
+    run_assets,
+    served_pages,
+)
 
 CURRENT = "_dlt_valid_to is null"
 REFERENCE_TABLES = ["lead_statuses", "lead_fields", "tags", "dnc_domains"]
@@ -95,7 +101,7 @@ def test_a_campaign_gone_before_its_leads_are_read_is_skipped_with_a_warning(
         emulator.inject(404, path=f"/v1/campaigns/{gone}/{table}")
     instance = DagsterInstance.ephemeral()
     result = materialize(
-        [persistiq_core_assets],
+        [LOAD_ASSETS.core],
         selection=[AssetKey(["persistiq", "campaign_leads"])],
         resources={"dlt": PersistIQDltResource(), "persistiq": persistiq, "warehouse": warehouse},
         instance=instance,

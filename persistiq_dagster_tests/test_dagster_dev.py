@@ -21,12 +21,13 @@ import duckdb
 import pytest
 import requests
 
-from persistiq_dagster.catalog import TABLE_NAMES, is_snapshot, pipeline_tables
-from persistiq_dagster.emulator import PersistIQEmulator, make_dataset
-from persistiq_dagster.settings import (
-    ACTIVITY_PIPELINE_NAME,
-    CORE_PIPELINE_NAME,
-    LEADS_PIPELINE_NAME,
+from persistiq_dagster.source.catalog import (
+    ACTIVITY_PIPELINE,
+    CORE_PIPELINE,
+    LEADS_PIPELINE,
+    TABLE_NAMES,
+    is_snapshot,
+    pipeline_tables,
 )
 from persistiq_dagster_tests.conftest import EMULATOR_DAYS, assert_each_page_once
 from persistiq_dagster_tests.dagster_cli import (
@@ -37,6 +38,7 @@ from persistiq_dagster_tests.dagster_cli import (
     make_project_dagster_home,
     project_env,
 )
+from persistiq_emulator import PersistIQEmulator, make_dataset
 
 DATASET = "persistiq"
 TABLES = TABLE_NAMES
@@ -44,7 +46,7 @@ ASSET_KEYS = [["persistiq", table] for table in TABLES]
 # The asset keys of each dlt pipeline: one run each, as the UI launches them.
 RUNS = {
     pipeline: [["persistiq", table] for table in pipeline_tables(pipeline)]
-    for pipeline in (CORE_PIPELINE_NAME, LEADS_PIPELINE_NAME, ACTIVITY_PIPELINE_NAME)
+    for pipeline in (CORE_PIPELINE, LEADS_PIPELINE, ACTIVITY_PIPELINE)
 }
 PAGE_SIZE = 100
 READY_TIMEOUT = 120.0
@@ -335,7 +337,7 @@ def test_dagster_dev_materialises_all_assets_over_graphql(
             location_name,
             repository_name,
             keys,
-            None if pipeline == CORE_PIPELINE_NAME else EMULATOR_DAYS,
+            None if pipeline == CORE_PIPELINE else EMULATOR_DAYS,
         )
         for pipeline, keys in RUNS.items()
     ]

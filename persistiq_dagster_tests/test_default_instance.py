@@ -11,8 +11,6 @@ import duckdb
 import pytest
 from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus
 
-from persistiq_dagster.emulator import PersistIQEmulator, make_dataset
-from persistiq_dagster.emulator.generate import DEFAULT_UPDATED_DAYS
 from persistiq_dagster_tests.dagster_cli import (
     DAGSTER,
     MODULE,
@@ -20,6 +18,8 @@ from persistiq_dagster_tests.dagster_cli import (
     make_dagster_home,
     project_env,
 )
+from persistiq_emulator import PersistIQEmulator, make_dataset
+from persistiq_emulator.generate import DEFAULT_UPDATED_DAYS
 
 CORE = ["--select", "persistiq/users,persistiq/campaigns"]
 LEADS = ["--select", "persistiq/leads", "--partition-range", "...".join(DEFAULT_UPDATED_DAYS)]

@@ -1,37 +1,30 @@
 """The Definitions offer what PERSISTIQ_EXCLUDE_TABLES leaves, and nothing for the rest.
 
-Settings are read when the code location loads, so each case loads the Definitions afresh in
-a subprocess with only that setting.
+Each case builds the Definitions from its own settings, in this process.
 """
-
-import json
 
 import pytest
 
-from persistiq_dagster.catalog import TABLE_NAMES
-from persistiq_dagster_tests.dagster_cli import python_in_project
-
-LIST_DEFINITIONS = """
-import json
-from persistiq_dagster.definitions import defs
-graph = defs.resolve_asset_graph()
-print(json.dumps({
-    "assets": sorted(key.path[-1] for key in graph.get_all_asset_keys()),
-    "checked": sorted({key.asset_key.path[-1] for key in graph.asset_check_keys}),
-    "jobs": sorted(job.name for job in defs.jobs),
-    "schedules": sorted(schedule.name for schedule in defs.schedules),
-    "sensor_jobs": sorted(
-        job.name for sensor in defs.sensors if sensor.name == "persistiq_leads_updates_sensor"
-        for job in sensor.jobs
-    ),
-}))
-"""
+from persistiq_dagster.config import EXCLUDE_TABLES_ENV, Settings
+from persistiq_dagster.defs.build import build_defs
+from persistiq_dagster.source.catalog import TABLE_NAMES
 
 
-def definitions_with(tmp_path, **settings: str) -> dict:
-    completed = python_in_project(LIST_DEFINITIONS, tmp_path, **settings)
-    assert completed.returncode == 0, completed.stderr[-4000:]
-    return json.loads(completed.stdout.strip().splitlines()[-1])
+def definitions_with(**environ: str) -> dict:
+    defs = build_defs(Settings.from_env(environ))
+    graph = defs.resolve_asset_graph()
+    return {
+        "assets": sorted(key.path[-1] for key in graph.get_all_asset_keys()),
+        "checked": sorted({key.asset_key.path[-1] for key in graph.asset_check_keys}),
+        "jobs": sorted(job.name for job in defs.jobs),
+        "schedules": sorted(schedule.name for schedule in defs.schedules),
+        "sensor_jobs": sorted(
+            job.name
+            for sensor in defs.sensors
+            if sensor.name == "persistiq_leads_updates_sensor"
+            for job in sensor.jobs
+        ),
+    }
 
 
 @pytest.mark.parametrize(
@@ -42,8 +35,8 @@ def definitions_with(tmp_path, **settings: str) -> dict:
         pytest.param("events,replies,tags", False, id="no events, replies or tags"),
     ],
 )
-def test_excluded_tables_have_no_asset_check_or_job(tmp_path, excluded, activity):
-    found = definitions_with(tmp_path, PERSISTIQ_EXCLUDE_TABLES=excluded)
+def test_excluded_tables_have_no_asset_check_or_job(excluded, activity):
+    found = definitions_with(**{EXCLUDE_TABLES_ENV: excluded})
 
     left_out = {name for name in excluded.split(",") if name}
     assert found["assets"] == sorted(set(TABLE_NAMES) - left_out)

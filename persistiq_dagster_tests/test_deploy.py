@@ -24,16 +24,12 @@ from pathlib import Path
 
 import pytest
 import yaml
-from dlt.common.destination import Destination
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from persistiq_dagster import settings
-from persistiq_dagster.env import (
-    loader_file_format_from_env,
-    start_date_from_env,
-    timezone_from_env,
-)
+from persistiq_dagster import config
+from persistiq_dagster.config import Settings
+from persistiq_dagster.defs.names import WAREHOUSE_POOL
 from persistiq_dagster_tests.dagster_cli import (
     DAGSTER,
     MODULE,
@@ -52,7 +48,7 @@ IMAGE = "registry.example.com/persistiq-dagster"
 DEPLOYMENT = "persistiq-dagster"  # the chart names the code location after the deployment
 SECRET = "persistiq-secrets"
 PORT = 3030
-SECRET_SETTINGS = (settings.API_KEY_ENV, "DESTINATION__POSTGRES__CREDENTIALS")
+SECRET_SETTINGS = (config.API_KEY_ENV, "DESTINATION__POSTGRES__CREDENTIALS")
 
 READY_TIMEOUT = 120.0
 CLI_TIMEOUT = 120.0
@@ -223,7 +219,7 @@ def test_the_build_context_holds_what_the_image_copies_and_no_secrets(stages):
     for source in copied:
         assert (PROJECT_DIR / source).exists(), source
         assert not dockerignored(source, patterns), source
-    assert not dockerignored("persistiq_dagster/emulator/server.py", patterns)
+    assert not dockerignored("persistiq_dagster/defs/sensors/leads_updates.py", patterns)
     for kept_out in (
         ".env",
         ".venv/bin/python",
@@ -231,8 +227,9 @@ def test_the_build_context_holds_what_the_image_copies_and_no_secrets(stages):
         "data/persistiq_warehouse.duckdb",
         ".dagster_home/dagster.yaml",
         ".pytest_cache/README.md",
-        "persistiq_dagster/__pycache__/settings.cpython-311.pyc",
+        "persistiq_dagster/__pycache__/config.cpython-311.pyc",
         "persistiq_dagster_tests/test_deploy.py",
+        "persistiq_emulator/server.py",  # the emulator runs from a checkout, never an image
         "bench/results/run.json",
     ):
         assert dockerignored(kept_out, patterns), kept_out
@@ -252,21 +249,22 @@ def test_the_values_deploy_this_image_with_its_settings_from_a_secret(deployment
     assert deployment["includeConfigInLaunchedRuns"]["enabled"] is True
     assert deployment["podSecurityContext"]["runAsNonRoot"] is True
     env = {variable["name"]: variable["value"] for variable in deployment["env"]}
-    assert env[settings.DESTINATION_ENV] == "postgres"
+    assert env[config.DESTINATION_ENV] == "postgres"
     assert not set(SECRET_SETTINGS) & set(env), "secrets belong in the Secret"
-    known = {value for name, value in vars(settings).items() if name.endswith("_ENV")}
+    known = {value for name, value in vars(config).items() if name.endswith("_ENV")}
     assert {name for name in env if name.startswith("PERSISTIQ_")} <= known
 
 
-def test_the_values_settings_are_ones_the_code_location_accepts(deployment, monkeypatch):
+def test_the_values_settings_are_ones_the_code_location_accepts(deployment):
     env = {variable["name"]: variable["value"] for variable in deployment["env"]}
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    # Each raises PersistIQConfigError, naming the variable, on a value it does not accept.
-    assert start_date_from_env() == env[settings.START_DATE_ENV]
-    assert timezone_from_env() == env[settings.TIMEZONE_ENV]
-    destination = Destination.from_reference(env[settings.DESTINATION_ENV])
-    assert loader_file_format_from_env(destination) == env[settings.LOADER_FILE_FORMAT_ENV]
+    # As the code location reads them: PersistIQConfigError, naming the variable, on a value
+    # it does not accept (the destination's client, psycopg2, is checked to be installed too).
+    loaded = Settings.from_env(env)
+    assert loaded.start_date == env[config.START_DATE_ENV]
+    assert loaded.timezone == env[config.TIMEZONE_ENV]
+    assert loaded.destination == env[config.DESTINATION_ENV]
+    assert loaded.loader_file_format == env[config.LOADER_FILE_FORMAT_ENV]
+    assert loaded.dataset == env[config.DATASET_ENV]
 
 
 def test_the_values_limit_the_warehouse_pool_to_one_run_and_monitor_runs(values):
@@ -348,7 +346,7 @@ def run(command: list[str], env: dict[str, str], cwd: Path) -> subprocess.Comple
 def test_the_image_command_serves_the_code_location_over_grpc(image_command, tmp_path):
     home = make_dagster_home(tmp_path / "dagster_home")
     env = project_env(home)  # no PERSISTIQ_* variable: no key, as before the Secret is made
-    assert settings.API_KEY_ENV not in env
+    assert config.API_KEY_ENV not in env
     port = free_port()
     # The Dockerfile's command, on loopback and a free port, from a folder without the source.
     command = [str(DAGSTER), *image_command[1:]]
@@ -412,7 +410,7 @@ def test_the_image_command_serves_the_code_location_over_grpc(image_command, tmp
     loads = {"persistiq/users", "persistiq/campaigns", "persistiq/leads", "persistiq/events"}
     assert loads <= set(assets), sorted(assets)
     # The pool the values limit to one run: every PersistIQ asset is in it.
-    assert all(pools == [settings.WAREHOUSE_POOL] for pools in assets.values()), assets
+    assert all(pools == [WAREHOUSE_POOL] for pools in assets.values()), assets
     schedules = {schedule["name"] for schedule in repository["schedules"]}
     assert {
         "persistiq_users_campaigns_daily",

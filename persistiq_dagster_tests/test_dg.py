@@ -18,8 +18,7 @@ import duckdb
 import pytest
 from dagster import AssetKey, DagsterInstance, DagsterRunStatus
 
-from persistiq_dagster.catalog import TABLE_NAMES
-from persistiq_dagster.emulator import PersistIQEmulator, make_dataset
+from persistiq_dagster.source.catalog import TABLE_NAMES
 from persistiq_dagster_tests.dagster_cli import (
     PROJECT_DIR,
     make_dagster_home,
@@ -27,6 +26,7 @@ from persistiq_dagster_tests.dagster_cli import (
     project_env,
 )
 from persistiq_dagster_tests.test_dagster_dev import launch_run, running_dagster_dev, wait_for_run
+from persistiq_emulator import PersistIQEmulator, make_dataset
 
 DG = Path(sys.executable).parent / "dg"
 LOCATION = "persistiq_dagster"
@@ -105,7 +105,7 @@ def test_dg_list_defs_shows_assets_with_lineage_owners_and_code(tmp_path):
         assert asset["dependency_keys"] == (["persistiq/campaigns"] if derived else []), key
         assert asset["owners"] == [{"team": "data-engineering"}], key
         assert {"key": "source", "value": "persistiq"} in asset["tags"], key
-        assert asset["source"].startswith("persistiq_dagster/assets.py:"), key
+        assert asset["source"].startswith("persistiq_dagster/defs/assets.py:"), key
         assert asset["group_name"] == "persistiq"
     assert {job["name"] for job in found["jobs"]} >= {
         "persistiq_users_campaigns_job",
@@ -201,7 +201,7 @@ def test_dg_dev_serves_the_code_location_make_dev_serves(tmp_path, emulator):
             columns = entries["dagster/column_schema"]["schema"]["columns"]
             assert columns and all(column["description"] for column in columns), key
             (reference,) = entries["dagster/code_references"]["codeReferences"]
-            assert reference["filePath"].endswith("persistiq_dagster/assets.py"), key
+            assert reference["filePath"].endswith("persistiq_dagster/defs/assets.py"), key
             assert entries["dagster/table_name"]["text"].endswith(f"persistiq.{key[10:]}")
 
         run_id = launch_run(

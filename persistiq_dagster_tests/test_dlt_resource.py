@@ -4,18 +4,17 @@ dlt load ids."""
 
 import pytest
 
-from persistiq_dagster.assets import ACTIVITY_RESOURCES, CORE_RESOURCES
-from persistiq_dagster.dlt_resource import LOAD_IDS_METADATA_KEY
-from persistiq_dagster.schema import DLT_COLUMN_DESCRIPTIONS, columns_for
-from persistiq_dagster_tests.conftest import query, run_assets
+from persistiq_dagster.defs.names import LOAD_IDS_METADATA_KEY
+from persistiq_dagster.source.columns import DLT_COLUMN_DESCRIPTIONS, columns_for
+from persistiq_dagster_tests.conftest import ACTIVITY_TABLES, CORE_TABLES, query, run_assets
 
 
 @pytest.mark.parametrize(
     "tables",
     [
-        pytest.param(CORE_RESOURCES, id="snapshots"),
+        pytest.param(CORE_TABLES, id="snapshots"),
         pytest.param(("leads",), id="leads"),
-        pytest.param(ACTIVITY_RESOURCES, id="activity"),
+        pytest.param(ACTIVITY_TABLES, id="activity"),
     ],
 )
 def test_the_column_table_describes_every_column_loaded(persistiq, warehouse, tables):

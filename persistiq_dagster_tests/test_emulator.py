@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from persistiq_dagster.emulator import PersistIQEmulator, make_dataset
-from persistiq_dagster.emulator.data import parse_timestamp
 from persistiq_dagster_tests.conftest import scan
+from persistiq_emulator import PersistIQEmulator, make_dataset
+from persistiq_emulator.data import parse_timestamp
 
 KEY = "test-api-key"
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -292,7 +292,7 @@ def test_stop_is_idempotent_and_really_stops(http):
 
 def test_cli_serves_until_sigterm():
     env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
-    command = [sys.executable, "-m", "persistiq_dagster.emulator", "--port", "0"]
+    command = [sys.executable, "-m", "persistiq_emulator", "--port", "0"]
     command += ["--leads", "30", "--api-key", "demo-key", "--next-page-style", "number"]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env)
     try:

@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from persistiq_dagster.emulator import EmulatorStore, PersistIQEmulator, make_dataset, select
-from persistiq_dagster.emulator.data import (
+from persistiq_dagster_tests.conftest import scan
+from persistiq_emulator import EmulatorStore, PersistIQEmulator, make_dataset, select
+from persistiq_emulator.data import (
     event_campaign_id,
     event_group,
     event_lead_id,
@@ -23,8 +24,7 @@ from persistiq_dagster.emulator.data import (
     parse_timestamp,
     public,
 )
-from persistiq_dagster.emulator.generate import DEFAULT_UPDATED_FROM, DEFAULT_UPDATED_TO
-from persistiq_dagster_tests.conftest import scan
+from persistiq_emulator.generate import DEFAULT_UPDATED_FROM, DEFAULT_UPDATED_TO
 
 KEY = "test-api-key"
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -542,7 +542,7 @@ def test_make_dataset_counts_and_shape_validation():
 
 def test_cli_flags_for_new_data(tmp_path):
     env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
-    command = [sys.executable, "-m", "persistiq_dagster.emulator", "--port", "0", "--leads", "20"]
+    command = [sys.executable, "-m", "persistiq_emulator", "--port", "0", "--leads", "20"]
     command += ["--events", "12", "--replies", "4", "--tags", "3", "--dnc-domains", "101"]
     command += ["--event-shape", "docs", "--window-ends", "exclusive"]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env)

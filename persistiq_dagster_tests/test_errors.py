@@ -5,13 +5,10 @@ from datetime import UTC, datetime
 import pytest
 from dagster import DagsterInvalidConfigError
 
-from persistiq_dagster.env import persistiq_from_env
-from persistiq_dagster.errors import (
-    ERRORS_PREVIEW_CHARS,
-    PersistIQConfigError,
-    errors_preview,
-)
-from persistiq_dagster.resources import PersistIQResource, PersistIQWarehouse
+from persistiq_dagster.config import PersistIQConfigError, Settings
+from persistiq_dagster.defs.resources.persistiq import PersistIQResource
+from persistiq_dagster.defs.resources.warehouse import PersistIQWarehouse
+from persistiq_dagster.source.http.errors import ERRORS_PREVIEW_CHARS, errors_preview
 from persistiq_dagster_tests.conftest import count_rows, persistiq_for, query, run_assets
 
 WRONG_KEY = "wrong-key-5f1c2a9e"
@@ -39,7 +36,7 @@ def test_wrong_key_fails_at_once_with_persistiq_reason_and_never_the_key(emulato
 
 def test_missing_key_names_the_variable_to_set(emulator, warehouse, monkeypatch):
     monkeypatch.delenv("PERSISTIQ_API_KEY", raising=False)
-    unset = persistiq_from_env()
+    unset = PersistIQResource.from_settings(Settings.from_env({}))  # as the Definitions bind it
 
     # Dagster resolves the EnvVar when the run starts and refuses it, naming the variable.
     with pytest.raises(DagsterInvalidConfigError, match='"PERSISTIQ_API_KEY" which is not set'):

@@ -5,7 +5,6 @@ made outside a run: an observation with ``dagster/last_updated_timestamp``. Ever
 a real materialisation: reported to the instance, or loaded from the emulator by a job.
 """
 
-import json
 import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -28,28 +27,36 @@ from dagster import (
     materialize,
 )
 
-from persistiq_dagster import settings
-from persistiq_dagster.assets import ENABLED_TABLES, PERSISTIQ_ASSETS
-from persistiq_dagster.catalog import TABLE_NAMES, is_snapshot
-from persistiq_dagster.checks import persistiq_asset_checks
-from persistiq_dagster.definitions import defs
-from persistiq_dagster.dlt_resource import PersistIQDltResource
-from persistiq_dagster.env import int_from_env, time_of_day_from_env
-from persistiq_dagster.errors import PersistIQConfigError
-from persistiq_dagster.freshness import (
+from persistiq_dagster import config
+from persistiq_dagster.config import PersistIQConfigError, Settings
+from persistiq_dagster.defs.build import build_defs
+from persistiq_dagster.defs.checks import build_table_checks
+from persistiq_dagster.defs.freshness import (
     FRESHNESS_CHECK_NAME,
-    FRESHNESS_CHECKS,
-    FRESHNESS_DEADLINE,
-    FRESHNESS_HOURS,
-    persistiq_freshness_sensor,
+    FRESHNESS_SENSOR_INTERVAL_SECONDS,
+    build_freshness_checks,
 )
-from persistiq_dagster.jobs import activity_job, leads_job, users_campaigns_job
-from persistiq_dagster.partitions import leads_daily_partitions
-from persistiq_dagster_tests.dagster_cli import python_in_project
+from persistiq_dagster.defs.resources.dlt import PersistIQDltResource
+from persistiq_dagster.source.catalog import TABLE_NAMES, is_snapshot
+from persistiq_dagster_tests.conftest import (
+    DEFAULT_DEFS,
+    DEFAULT_SETTINGS,
+    LOAD_ASSETS,
+    LOAD_JOBS,
+    PARTITIONS,
+)
 
 PARAMS_KEY = "dagster/freshness_params"
 LAST_UPDATED_KEY = "dagster/last_updated_timestamp"
-TZ = ZoneInfo(leads_daily_partitions.timezone)
+SENSOR_NAME = "persistiq_freshness_sensor"
+ENABLED_TABLES = DEFAULT_SETTINGS.enabled_tables
+FRESHNESS_HOURS = DEFAULT_SETTINGS.freshness_hours
+FRESHNESS_DEADLINE = DEFAULT_SETTINGS.freshness_deadline
+# The checks as the default Definitions hold them (the same keys, built again to run them).
+FRESHNESS_CHECKS = build_freshness_checks(
+    LOAD_ASSETS.all, FRESHNESS_HOURS, FRESHNESS_DEADLINE, DEFAULT_SETTINGS.timezone
+)
+TZ = ZoneInfo(PARTITIONS.timezone)
 SNAPSHOTS = [name for name in ENABLED_TABLES if is_snapshot(name)]
 DAILY = [name for name in ENABLED_TABLES if not is_snapshot(name)]
 
@@ -80,8 +87,8 @@ def loaded_at(instance: DagsterInstance, table: str, moment: datetime) -> None:
 
 def tick(instance: DagsterInstance, cursor: str | None = None):
     """One tick of the freshness sensor of the Definitions, as the daemon would run it."""
-    sensor = defs.get_repository_def().get_sensor_def(persistiq_freshness_sensor.name)
-    context = build_sensor_context(instance=instance, cursor=cursor, definitions=defs)
+    sensor = DEFAULT_DEFS.get_repository_def().get_sensor_def(SENSOR_NAME)
+    context = build_sensor_context(instance=instance, cursor=cursor, definitions=DEFAULT_DEFS)
     return sensor.evaluate_tick(context)
 
 
@@ -111,33 +118,38 @@ def last_deadline() -> datetime:
 
 
 def test_every_enabled_asset_has_a_freshness_check_with_its_threshold():
-    graph = defs.resolve_asset_graph()
+    graph = DEFAULT_DEFS.resolve_asset_graph()
     checked = {k.asset_key for k in graph.asset_check_keys if k.name == FRESHNESS_CHECK_NAME}
     assert checked == graph.get_all_asset_keys() == {key(name) for name in ENABLED_TABLES}
-    assert FRESHNESS_HOURS == settings.DEFAULT_FRESHNESS_HOURS == 26
-    assert f"{FRESHNESS_DEADLINE:%H:%M}" == settings.DEFAULT_FRESHNESS_DEADLINE == "09:00"
+    assert FRESHNESS_HOURS == config.DEFAULT_FRESHNESS_HOURS == 26
+    assert f"{FRESHNESS_DEADLINE:%H:%M}" == f"{config.DEFAULT_FRESHNESS_DEADLINE:%H:%M}" == "09:00"
 
-    specs = {spec.asset_key.path[-1]: spec for c in FRESHNESS_CHECKS for spec in c.check_specs}
+    # The specs as the Definitions hold them.
+    specs = {
+        k.asset_key.path[-1]: graph.get_check_spec(k)
+        for k in graph.asset_check_keys
+        if k.name == FRESHNESS_CHECK_NAME
+    }
     assert sorted(specs) == sorted(ENABLED_TABLES)
     assert not any(spec.blocking for spec in specs.values())
     for table in SNAPSHOTS:
         assert specs[table].metadata[PARAMS_KEY].value == {
-            "timezone": leads_daily_partitions.timezone,
+            "timezone": PARTITIONS.timezone,
             "lower_bound_delta_seconds": 26 * 3600,
         }
     for table in DAILY:  # at 09:00, loaded since midnight: the day that closed is in
         assert specs[table].metadata[PARAMS_KEY].value == {
-            "timezone": leads_daily_partitions.timezone,
+            "timezone": PARTITIONS.timezone,
             "lower_bound_delta_seconds": 9 * 3600,
             "deadline_cron": "0 9 * * *",
         }
 
 
 def test_the_sensor_is_in_the_definitions_and_on():
-    sensor = defs.get_repository_def().get_sensor_def("persistiq_freshness_sensor")
+    sensor = DEFAULT_DEFS.get_repository_def().get_sensor_def(SENSOR_NAME)
     assert sensor.default_status == DefaultSensorStatus.RUNNING
-    assert sensor.minimum_interval_seconds == settings.FRESHNESS_SENSOR_INTERVAL_SECONDS
-    assert sensor.asset_selection.resolve_checks(defs.resolve_asset_graph()) == {
+    assert sensor.minimum_interval_seconds == FRESHNESS_SENSOR_INTERVAL_SECONDS
+    assert sensor.asset_selection.resolve_checks(DEFAULT_DEFS.resolve_asset_graph()) == {
         freshness_key(name) for name in ENABLED_TABLES
     }
 
@@ -145,11 +157,12 @@ def test_the_sensor_is_in_the_definitions_and_on():
 def test_the_jobs_run_the_freshness_checks_with_their_loads():
     """Each load job runs every check of its assets, freshness included (they pass right after
     a load); the sensor is what notices that loads stopped."""
-    project_checks = {k for c in persistiq_asset_checks for k in c.check_keys}
+    project_checks = {k for c in build_table_checks(ENABLED_TABLES) for k in c.check_keys}
     freshness = {freshness_key(name) for name in ENABLED_TABLES}
     in_jobs = set()
-    for job in (users_campaigns_job, leads_job, activity_job):
-        checks = defs.resolve_job_def(job.name).asset_layer.asset_graph.asset_check_keys
+    assert len(LOAD_JOBS.all) == 3
+    for job in LOAD_JOBS.all:
+        checks = DEFAULT_DEFS.resolve_job_def(job.name).asset_layer.asset_graph.asset_check_keys
         assert {k.name for k in checks} >= {FRESHNESS_CHECK_NAME, "id_unique_and_not_null"}
         in_jobs |= checks
     assert in_jobs == project_checks | freshness
@@ -186,7 +199,7 @@ def test_snapshots_loaded_within_the_hours_pass_older_or_never_warn(instance):
 
 def test_daily_tables_must_be_loaded_since_midnight_by_the_deadline(instance):
     midnight = last_deadline().replace(hour=0, minute=0)
-    closed_day = (midnight - timedelta(days=1)).strftime(leads_daily_partitions.fmt)
+    closed_day = (midnight - timedelta(days=1)).strftime(PARTITIONS.fmt)
     loaded_now(instance, "leads", partition=closed_day)
     loaded_at(instance, "replies", midnight + timedelta(minutes=1))  # after the day closed
     loaded_at(instance, "events", midnight - timedelta(minutes=1))  # before it closed
@@ -204,12 +217,12 @@ def test_a_real_load_is_fresh_and_the_sensor_rechecks_only_after_a_new_load(
     instance, persistiq, warehouse
 ):
     definitions = Definitions(
-        assets=PERSISTIQ_ASSETS,
-        asset_checks=[*persistiq_asset_checks, *FRESHNESS_CHECKS],
-        jobs=[users_campaigns_job],
+        assets=LOAD_ASSETS.all,
+        asset_checks=[*build_table_checks(ENABLED_TABLES), *FRESHNESS_CHECKS],
+        jobs=[LOAD_JOBS.users_campaigns],
         resources={"dlt": PersistIQDltResource(), "persistiq": persistiq, "warehouse": warehouse},
     )
-    load = definitions.resolve_job_def(users_campaigns_job.name).execute_in_process(
+    load = definitions.resolve_job_def(LOAD_JOBS.users_campaigns.name).execute_in_process(
         instance=instance
     )
     assert load.success
@@ -232,7 +245,7 @@ def test_a_real_load_is_fresh_and_the_sensor_rechecks_only_after_a_new_load(
     assert second.run_requests == []
     assert "No freshness checks need to be evaluated" in second.skip_message
 
-    loaded_now(instance, "leads", partition=datetime.now(TZ).strftime(leads_daily_partitions.fmt))
+    loaded_now(instance, "leads", partition=datetime.now(TZ).strftime(PARTITIONS.fmt))
     third = tick(instance, second.cursor)
     assert list(third.run_requests[0].asset_check_keys) == [freshness_key("leads")]
     assert run_requested_checks(instance, third)["leads"].passed
@@ -241,45 +254,34 @@ def test_a_real_load_is_fresh_and_the_sensor_rechecks_only_after_a_new_load(
 # -- settings ----------------------------------------------------------------------------------
 
 
-def test_settings_are_checked(monkeypatch):
-    monkeypatch.setenv(settings.FRESHNESS_DEADLINE_ENV, "07:30")
-    deadline = time_of_day_from_env(
-        settings.FRESHNESS_DEADLINE_ENV, settings.DEFAULT_FRESHNESS_DEADLINE
-    )
+def test_settings_are_checked():
+    deadline = Settings.from_env({config.FRESHNESS_DEADLINE_ENV: "07:30"}).freshness_deadline
     assert (deadline.hour, deadline.minute) == (7, 30)
     for wrong in ("9am", "9:00", "24:00", "09:60", "09:00:00"):
-        monkeypatch.setenv(settings.FRESHNESS_DEADLINE_ENV, wrong)
-        with pytest.raises(PersistIQConfigError, match=settings.FRESHNESS_DEADLINE_ENV):
-            time_of_day_from_env(
-                settings.FRESHNESS_DEADLINE_ENV, settings.DEFAULT_FRESHNESS_DEADLINE
-            )
-    monkeypatch.setenv(settings.FRESHNESS_HOURS_ENV, "0")
-    with pytest.raises(PersistIQConfigError, match=settings.FRESHNESS_HOURS_ENV):
-        int_from_env(settings.FRESHNESS_HOURS_ENV, settings.DEFAULT_FRESHNESS_HOURS)
+        with pytest.raises(PersistIQConfigError, match=config.FRESHNESS_DEADLINE_ENV):
+            Settings.from_env({config.FRESHNESS_DEADLINE_ENV: wrong})
+    with pytest.raises(PersistIQConfigError, match=config.FRESHNESS_HOURS_ENV):
+        Settings.from_env({config.FRESHNESS_HOURS_ENV: "0"})
 
 
-LIST_FRESHNESS = """
-import json
-from persistiq_dagster.definitions import defs
-graph = defs.resolve_asset_graph()
-print(json.dumps({
-    key.asset_key.path[-1]: graph.get_check_spec(key).metadata["dagster/freshness_params"].value
-    for key in graph.asset_check_keys if key.name == "freshness_check"
-}))
-"""
+def freshness_params(environ: dict[str, str]) -> dict[str, dict]:
+    """Each freshness check's parameters, by table, in the Definitions ``environ`` builds."""
+    graph = build_defs(Settings.from_env(environ)).resolve_asset_graph()
+    return {
+        k.asset_key.path[-1]: graph.get_check_spec(k).metadata[PARAMS_KEY].value
+        for k in graph.asset_check_keys
+        if k.name == FRESHNESS_CHECK_NAME
+    }
 
 
-def test_settings_reach_the_checks(tmp_path):
-    """Settings are read when the code location loads: a fresh process with them set."""
+def test_settings_reach_the_checks():
     settings_given = {
         "PERSISTIQ_FRESHNESS_HOURS": "48",
         "PERSISTIQ_FRESHNESS_DEADLINE": "07:30",
         "PERSISTIQ_TIMEZONE": "Europe/Berlin",
         "PERSISTIQ_EXCLUDE_TABLES": "events,replies",
     }
-    completed = python_in_project(LIST_FRESHNESS, tmp_path, **settings_given)
-    assert completed.returncode == 0, completed.stderr[-4000:]
-    params = json.loads(completed.stdout.strip().splitlines()[-1])
+    params = freshness_params(settings_given)
     assert sorted(params) == sorted(set(TABLE_NAMES) - {"events", "replies"})
     assert params["leads"] == {
         "timezone": "Europe/Berlin",
@@ -288,7 +290,7 @@ def test_settings_reach_the_checks(tmp_path):
     }
     assert params["users"] == {"timezone": "Europe/Berlin", "lower_bound_delta_seconds": 48 * 3600}
 
-    settings_given[settings.FRESHNESS_DEADLINE_ENV] = "9am"
-    wrong = python_in_project(LIST_FRESHNESS, tmp_path, **settings_given)
-    assert wrong.returncode != 0
-    assert "PERSISTIQ_FRESHNESS_DEADLINE='9am' is not a time of day as HH:MM" in wrong.stderr
+    settings_given[config.FRESHNESS_DEADLINE_ENV] = "9am"
+    with pytest.raises(PersistIQConfigError) as wrong:
+        freshness_params(settings_given)
+    assert "PERSISTIQ_FRESHNESS_DEADLINE='9am' is not a time of day as HH:MM" in str(wrong.value)

@@ -8,16 +8,16 @@ import pytest
 import requests
 from requests.adapters import HTTPAdapter
 
-from persistiq_dagster import settings
-from persistiq_dagster.emulator import PersistIQEmulator
-from persistiq_dagster.errors import explain_failure
-from persistiq_dagster.http_session import CONNECT_TIMEOUT_SECONDS, build_session
+from persistiq_dagster import config
+from persistiq_dagster.source.http.errors import explain_failure
+from persistiq_dagster.source.http.session import CONNECT_TIMEOUT_SECONDS, build_session
+from persistiq_emulator import PersistIQEmulator
 
 # The defaults: 7 retries waiting 1, 2, 4, ... 60 s, two minutes in all (a retry comes 1 s in).
 PATIENT = {
-    "max_retries": settings.DEFAULT_MAX_RETRIES,
-    "backoff_factor": settings.DEFAULT_BACKOFF_FACTOR,
-    "max_retry_delay": settings.DEFAULT_MAX_RETRY_DELAY,
+    "max_retries": config.DEFAULT_MAX_RETRIES,
+    "backoff_factor": config.DEFAULT_BACKOFF_FACTOR,
+    "max_retry_delay": config.DEFAULT_MAX_RETRY_DELAY,
 }
 QUICK = {"max_retries": 2, "backoff_factor": 0.01, "max_retry_delay": 0.05}
 

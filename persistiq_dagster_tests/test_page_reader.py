@@ -1,7 +1,6 @@
 """Leads read several pages at a time: each page once, the same table, within the limits."""
 
-from persistiq_dagster.emulator import PersistIQEmulator, make_dataset
-from persistiq_dagster.resources import PersistIQWarehouse
+from persistiq_dagster.defs.resources.warehouse import PersistIQWarehouse
 from persistiq_dagster_tests.conftest import (
     assert_each_page_once,
     count_rows,
@@ -10,6 +9,7 @@ from persistiq_dagster_tests.conftest import (
     run_assets,
     served_pages,
 )
+from persistiq_emulator import PersistIQEmulator, make_dataset
 
 LEADS = "/v1/leads"
 

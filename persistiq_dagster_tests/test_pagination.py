@@ -3,8 +3,8 @@
 import pytest
 from dlt.sources.helpers.rest_client import RESTClient
 
-from persistiq_dagster.errors import PersistIQPaginationError
-from persistiq_dagster.pagination import PersistIQPaginator, next_page_number
+from persistiq_dagster.source.http.errors import PersistIQPaginationError
+from persistiq_dagster.source.http.pagination import PersistIQPaginator, next_page_number
 
 
 @pytest.mark.parametrize(

@@ -1,10 +1,16 @@
 """Leads on daily partitions: each window loads exactly its leads, in one pass over the API."""
 
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
-from persistiq_dagster.partitions import leads_daily_partitions, partition_range_tags
-from persistiq_dagster.resources import PersistIQWarehouse
+from persistiq_dagster import config
+from persistiq_dagster.config import Settings
+from persistiq_dagster.defs.assets import build_load_assets
+from persistiq_dagster.defs.partitions import daily_partitions, partition_range_tags
+from persistiq_dagster.defs.resources.warehouse import PersistIQWarehouse
 from persistiq_dagster_tests.conftest import (
+    LOAD_ASSETS,
+    PARTITIONS,
     assert_each_page_once,
     page_count,
     query,
@@ -27,8 +33,22 @@ def leads_requests(emulator):
 
 def test_todays_partition_exists_so_a_same_day_load_has_a_home():
     today = datetime.now(UTC).strftime("%Y-%m-%d")
-    assert leads_daily_partitions.get_last_partition_key() == today
-    assert leads_daily_partitions.get_first_partition_key() == "2024-01-01"
+    assert PARTITIONS.get_last_partition_key() == today
+    assert PARTITIONS.get_first_partition_key() == "2024-01-01"
+    assert LOAD_ASSETS.leads.partitions_def == LOAD_ASSETS.activity.partitions_def == PARTITIONS
+
+
+def test_the_start_date_and_timezone_come_from_the_settings():
+    settings = Settings.from_env(
+        {config.START_DATE_ENV: "2024-03-05", config.TIMEZONE_ENV: "Pacific/Kiritimati"}
+    )
+    partitions = daily_partitions(settings)
+    assert partitions.timezone == "Pacific/Kiritimati"
+    assert partitions.get_first_partition_key() == "2024-03-05"
+    # Today in that timezone (UTC+14), not in UTC.
+    today = datetime.now(ZoneInfo("Pacific/Kiritimati")).strftime("%Y-%m-%d")
+    assert partitions.get_last_partition_key() == today
+    assert build_load_assets(settings, partitions).leads.partitions_def == partitions
 
 
 def test_one_partition_loads_exactly_its_day(emulator, store, persistiq, warehouse):

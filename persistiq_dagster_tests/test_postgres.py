@@ -8,18 +8,19 @@ import psycopg2
 import pytest
 from dagster import DagsterInstance, Definitions
 
-from persistiq_dagster.assets import (
-    persistiq_activity_assets,
-    persistiq_core_assets,
-    persistiq_leads_assets,
+from persistiq_dagster.defs.checks import build_table_checks
+from persistiq_dagster.defs.partitions import partition_range_tags
+from persistiq_dagster.defs.resources.dlt import PersistIQDltResource
+from persistiq_dagster.defs.resources.warehouse import PersistIQWarehouse
+from persistiq_dagster.source.catalog import TABLE_NAMES, is_snapshot
+from persistiq_dagster_tests.conftest import (
+    DEFAULT_SETTINGS,
+    EMULATOR_DAYS,
+    LOAD_ASSETS,
+    LOAD_JOBS,
+    query,
+    run_assets,
 )
-from persistiq_dagster.catalog import TABLE_NAMES, is_snapshot
-from persistiq_dagster.checks import persistiq_asset_checks
-from persistiq_dagster.dlt_resource import PersistIQDltResource
-from persistiq_dagster.jobs import activity_job, leads_job, users_campaigns_job
-from persistiq_dagster.partitions import partition_range_tags
-from persistiq_dagster.resources import PersistIQWarehouse
-from persistiq_dagster_tests.conftest import EMULATOR_DAYS, query, run_assets
 
 
 def pg_rows(server, warehouse: PersistIQWarehouse, sql: str) -> list[tuple]:
@@ -102,17 +103,17 @@ def test_a_backfill_in_pieces_equals_one_full_load_in_postgres(
 
 def jobs_results(persistiq, warehouse) -> Sequence:
     defs = Definitions(
-        assets=[persistiq_core_assets, persistiq_leads_assets, persistiq_activity_assets],
-        asset_checks=persistiq_asset_checks,
-        jobs=[users_campaigns_job, leads_job, activity_job],
+        assets=LOAD_ASSETS.all,
+        asset_checks=build_table_checks(DEFAULT_SETTINGS.enabled_tables),
+        jobs=LOAD_JOBS.all,
         resources={"dlt": PersistIQDltResource(), "persistiq": persistiq, "warehouse": warehouse},
     )
     instance = DagsterInstance.ephemeral()
     return [
         defs.resolve_job_def(job.name).execute_in_process(
-            instance=instance, tags=None if job is users_campaigns_job else EMULATOR_DAYS
+            instance=instance, tags=None if job is LOAD_JOBS.users_campaigns else EMULATOR_DAYS
         )
-        for job in (users_campaigns_job, leads_job, activity_job)
+        for job in (LOAD_JOBS.users_campaigns, LOAD_JOBS.leads, LOAD_JOBS.activity)
     ]
 
 

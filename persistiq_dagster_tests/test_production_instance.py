@@ -11,13 +11,13 @@ from pathlib import Path
 import psycopg2
 import pytest
 
-from persistiq_dagster.emulator import PersistIQEmulator, make_dataset
 from persistiq_dagster_tests.dagster_cli import PROJECT_DIR
 from persistiq_dagster_tests.postgres_server import PostgresServer
 from persistiq_dagster_tests.test_dagster_dev import (
     START_SENSOR_MUTATION,
     running_dagster_dev,
 )
+from persistiq_emulator import PersistIQEmulator, make_dataset
 
 PRODUCTION_INSTANCE = PROJECT_DIR / "deploy" / "dagster.yaml"
 STORAGE_DATABASE = "dagster"

@@ -6,7 +6,11 @@ import time
 
 from requests import Response
 
-from persistiq_dagster.ratelimit import RequestAbandoned, RequestBudget, request_order
+from persistiq_dagster.source.http.request_budget import (
+    RequestAbandoned,
+    RequestBudget,
+    request_order,
+)
 from persistiq_dagster_tests.conftest import (
     assert_each_page_once,
     count_rows,

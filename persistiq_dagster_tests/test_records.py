@@ -2,7 +2,7 @@
 
 from datetime import UTC, datetime
 
-from persistiq_dagster.records import campaign_lead_row, event_row, reply_row
+from persistiq_dagster.source.records import campaign_lead_row, event_row, reply_row
 
 AT = datetime(2024, 1, 15, 9, 30, tzinfo=UTC)
 

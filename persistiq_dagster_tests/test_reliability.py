@@ -6,8 +6,7 @@ from contextlib import contextmanager
 
 import pytest
 
-from persistiq_dagster.emulator import PersistIQEmulator, make_dataset
-from persistiq_dagster.resources import PersistIQResource
+from persistiq_dagster.defs.resources.persistiq import PersistIQResource
 from persistiq_dagster_tests.conftest import (
     assert_each_page_once,
     count_rows,
@@ -17,6 +16,7 @@ from persistiq_dagster_tests.conftest import (
 )
 from persistiq_dagster_tests.test_errors import failure_text
 from persistiq_dagster_tests.test_http_session import never_accepting_host, record_attempts
+from persistiq_emulator import PersistIQEmulator, make_dataset
 
 
 def test_a_15_percent_5xx_fault_rate_still_loads_every_record_once(warehouse):

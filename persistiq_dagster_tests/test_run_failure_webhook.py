@@ -3,7 +3,8 @@
 ``test_sensors.py`` calls the sensor's function on one failed leads run. Here PersistIQ jobs
 fail for real (a key the emulator refuses: 401) in an ephemeral instance, and the sensor is
 evaluated tick after tick with the cursor each tick leaves: every failed run is posted exactly
-once, whichever job failed, and the key is in no post.
+once, whichever job failed, and the key is in no post. The webhook URL is a setting, given to
+the Definitions when they are built.
 """
 
 import json
@@ -15,16 +16,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from dagster import DagsterInstance, Definitions, build_sensor_context
 
-from persistiq_dagster import settings
-from persistiq_dagster.assets import PERSISTIQ_ASSETS
-from persistiq_dagster.checks import persistiq_asset_checks
-from persistiq_dagster.dlt_resource import PersistIQDltResource
-from persistiq_dagster.jobs import activity_job, users_campaigns_job
-from persistiq_dagster.partitions import leads_daily_partitions
-from persistiq_dagster.sensors import persistiq_run_failure_sensor
-from persistiq_dagster_tests.conftest import persistiq_for
+from persistiq_dagster import config
+from persistiq_dagster.config import Settings
+from persistiq_dagster.defs.build import build_defs
+from persistiq_dagster_tests.conftest import LOAD_JOBS, PARTITIONS, persistiq_for
 
 WRONG_KEY = "refused-key-0123456789abcdef"
+FAILURE_SENSOR_NAME = "persistiq_run_failure_sensor"
 
 
 class Receiver:
@@ -72,23 +70,30 @@ def instance() -> Iterator[DagsterInstance]:
         yield ephemeral
 
 
+def with_test_resources(defs: Definitions, **resources) -> Definitions:
+    """``defs`` as ``build_defs`` made them, with ``resources`` in place of the settings'."""
+    return Definitions(
+        assets=defs.assets,
+        asset_checks=defs.asset_checks,
+        jobs=defs.jobs,
+        schedules=defs.schedules,
+        sensors=defs.sensors,
+        executor=defs.executor,
+        resources={**(defs.resources or {}), **resources},
+    )
+
+
 def test_each_failed_run_is_posted_once_across_ticks(
     emulator, warehouse, instance, receiver, monkeypatch
 ):
-    monkeypatch.setenv(settings.FAILURE_WEBHOOK_URL_ENV, receiver.url)
-    monkeypatch.setenv(settings.API_KEY_ENV, WRONG_KEY)  # where a deployment keeps it
-    definitions = Definitions(
-        assets=PERSISTIQ_ASSETS,
-        asset_checks=persistiq_asset_checks,
-        jobs=[users_campaigns_job, activity_job],
-        sensors=[persistiq_run_failure_sensor],
-        resources={
-            "dlt": PersistIQDltResource(),
-            "persistiq": persistiq_for(emulator, api_key=WRONG_KEY),
-            "warehouse": warehouse,
-        },
+    monkeypatch.setenv(config.API_KEY_ENV, WRONG_KEY)  # where a deployment keeps it
+    settings = Settings.from_env({config.FAILURE_WEBHOOK_URL_ENV: receiver.url})
+    definitions = with_test_resources(
+        build_defs(settings),
+        persistiq=persistiq_for(emulator, api_key=WRONG_KEY),
+        warehouse=warehouse,
     )
-    sensor = definitions.get_repository_def().get_sensor_def(persistiq_run_failure_sensor.name)
+    sensor = definitions.get_repository_def().get_sensor_def(FAILURE_SENSOR_NAME)
 
     def tick(cursor: str | None):
         context = build_sensor_context(instance=instance, cursor=cursor, definitions=definitions)
@@ -96,8 +101,8 @@ def test_each_failed_run_is_posted_once_across_ticks(
         assert all(reaction.error is None for reaction in result.dagster_run_reactions)
         return result
 
-    def fail(job, partition_key: str | None = None) -> str:
-        run = definitions.resolve_job_def(job.name).execute_in_process(
+    def fail(job_name: str, partition_key: str | None = None) -> str:
+        run = definitions.resolve_job_def(job_name).execute_in_process(
             instance=instance, partition_key=partition_key, raise_on_error=False
         )
         assert not run.success
@@ -106,15 +111,15 @@ def test_each_failed_run_is_posted_once_across_ticks(
     started = tick(None)  # the first tick only sets the cursor, as when the sensor is turned on
     assert started.skip_message.startswith("Initiating persistiq_run_failure_sensor")
 
-    first = fail(users_campaigns_job)
+    first = fail(LOAD_JOBS.users_campaigns.name)
     once = tick(started.cursor)
     assert [p["run_id"] for p in receiver.payloads] == [first]
     again = tick(once.cursor)  # the next tick: nothing new, nothing posted
     assert len(receiver.posts) == 1
 
-    today = leads_daily_partitions.get_partition_key_for_timestamp(datetime.now(UTC).timestamp())
-    second = fail(activity_job, partition_key=today)
-    third = fail(users_campaigns_job)
+    today = PARTITIONS.get_partition_key_for_timestamp(datetime.now(UTC).timestamp())
+    second = fail(LOAD_JOBS.activity.name, partition_key=today)
+    third = fail(LOAD_JOBS.users_campaigns.name)
     both = tick(again.cursor)  # two failed runs since: one post each, in order
     assert [p["run_id"] for p in receiver.payloads] == [first, second, third]
     tick(tick(both.cursor).cursor)
@@ -130,7 +135,7 @@ def test_each_failed_run_is_posted_once_across_ticks(
     for payload in payloads:
         assert payload["run_id"] in payload["text"]
         assert "401 unauthorized" in payload["text"]
-        assert settings.API_KEY_ENV in payload["text"]
+        assert config.API_KEY_ENV in payload["text"]
     for path, content_type, body in receiver.posts:
         assert path == "/hooks/T000/secret"
         assert content_type == "application/json"

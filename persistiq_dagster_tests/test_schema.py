@@ -7,8 +7,8 @@ from dlt.common.data_types.typing import DATA_TYPES
 from dlt.common.normalizers.json.relational import DataItemNormalizer
 from dlt.common.schema.typing import C_DLT_ID, C_DLT_LOAD_ID, DEFAULT_VALIDITY_COLUMN_NAMES
 
-from persistiq_dagster.catalog import TABLE_NAMES, TABLES_BY_NAME
-from persistiq_dagster.schema import (
+from persistiq_dagster.source.catalog import TABLE_NAMES, TABLES_BY_NAME
+from persistiq_dagster.source.columns import (
     CAMPAIGN_STATS_FIELDS,
     COLUMNS_BY_RESOURCE,
     DLT_COLUMN_DESCRIPTIONS,

@@ -1,16 +1,19 @@
-"""The sensors against the PersistIQ emulator over real HTTP, ticked through Dagster."""
+"""The sensors against the PersistIQ emulator over real HTTP, ticked through Dagster, and the
+leads sensor's rules one function at a time."""
 
 import json
 import socket
 import threading
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from zoneinfo import ZoneInfo
 
 import pytest
 from dagster import (
+    AssetCheckKey,
     AssetKey,
     DagsterInstance,
     DagsterRun,
@@ -23,54 +26,69 @@ from dagster import (
     op,
 )
 
-from persistiq_dagster import settings
-from persistiq_dagster.assets import (
-    persistiq_activity_assets,
-    persistiq_core_assets,
-    persistiq_leads_assets,
+from persistiq_dagster import config
+from persistiq_dagster.config import PersistIQConfigError, Settings
+from persistiq_dagster.defs.build import build_defs
+from persistiq_dagster.defs.jobs import LoadJobs
+from persistiq_dagster.defs.resources.persistiq import PersistIQResource
+from persistiq_dagster.defs.resources.warehouse import PersistIQWarehouse
+from persistiq_dagster.defs.sensors.leads_cursor import LeadsCursor, page_fingerprint
+from persistiq_dagster.defs.sensors.leads_poll import (
+    SENSOR_MAX_RETRIES,
+    LeadsPage,
+    LeadsPollError,
 )
-from persistiq_dagster.dlt_resource import PersistIQDltResource
-from persistiq_dagster.emulator import PersistIQEmulator, make_dataset
-from persistiq_dagster.emulator.data import format_timestamp
-from persistiq_dagster.env import int_from_env
-from persistiq_dagster.errors import PersistIQConfigError
-from persistiq_dagster.jobs import activity_job, leads_job, users_campaigns_job
-from persistiq_dagster.partitions import leads_daily_partitions
-from persistiq_dagster.resources import PersistIQResource, PersistIQWarehouse
-from persistiq_dagster.sensors import leads_updates_sensor, persistiq_run_failure_sensor
-from persistiq_dagster.sensors.leads_cursor import LeadsCursor
-from persistiq_dagster.sensors.leads_poll import SENSOR_MAX_RETRIES
-from persistiq_dagster.sensors.run_failure import is_persistiq_run
-from persistiq_dagster.windows import parse_instant
-from persistiq_dagster_tests.conftest import persistiq_for
+from persistiq_dagster.defs.sensors.leads_updates import (
+    PartitionDays,
+    advanced_cursor,
+    build_leads_updates_sensor,
+    new_and_untimed,
+    place_by_day,
+    run_requests,
+    stuck_page_step,
+    unread_page_days,
+    untimed_leads_changed,
+)
+from persistiq_dagster.defs.sensors.run_failure import build_run_failure_sensor, is_persistiq_run
+from persistiq_dagster.source.windows import parse_instant
+from persistiq_dagster_tests.conftest import (
+    DEFAULT_DEFS,
+    LOAD_JOBS,
+    PARTITIONS,
+    persistiq_for,
+)
+from persistiq_emulator import PersistIQEmulator, make_dataset
+from persistiq_emulator.data import format_timestamp
 
-TZ = ZoneInfo(leads_daily_partitions.timezone)
+TZ = ZoneInfo(PARTITIONS.timezone)
 WRONG_KEY = "wrong-key-0123456789abcdef"
+LEADS_SENSOR_NAME = "persistiq_leads_updates_sensor"
+FAILURE_SENSOR_NAME = "persistiq_run_failure_sensor"
+JOB_NAMES = [load_job.name for load_job in LOAD_JOBS.all]
 
 
-def today_start() -> datetime:
-    return datetime.now(TZ).replace(hour=0, minute=0, second=0, microsecond=0)
+def today_start(tz: ZoneInfo = TZ) -> datetime:
+    return datetime.now(tz).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
-def day_key(moment: datetime) -> str:
-    return moment.astimezone(TZ).strftime(leads_daily_partitions.fmt)
+def day_key(moment: datetime, tz: ZoneInfo = TZ) -> str:
+    return moment.astimezone(tz).strftime(PARTITIONS.fmt)
 
 
 def utc_z(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def definitions(persistiq, tmp_path) -> Definitions:
-    """The project's assets and jobs with the sensors, as definitions.py would wire them."""
+def with_test_resources(defs: Definitions, **resources) -> Definitions:
+    """``defs`` as ``build_defs`` made them, with ``resources`` in place of the settings'."""
     return Definitions(
-        assets=[persistiq_core_assets, persistiq_leads_assets, persistiq_activity_assets],
-        jobs=[users_campaigns_job, leads_job, activity_job],
-        sensors=[leads_updates_sensor, persistiq_run_failure_sensor],
-        resources={
-            "dlt": PersistIQDltResource(),
-            "persistiq": persistiq,
-            "warehouse": PersistIQWarehouse(duckdb_path=str(tmp_path / "warehouse.duckdb")),
-        },
+        assets=defs.assets,
+        asset_checks=defs.asset_checks,
+        jobs=defs.jobs,
+        schedules=defs.schedules,
+        sensors=defs.sensors,
+        executor=defs.executor,
+        resources={**(defs.resources or {}), **resources},
     )
 
 
@@ -81,29 +99,28 @@ def instance() -> Iterator[DagsterInstance]:
 
 
 @pytest.fixture
-def tick(instance, tmp_path):
-    """Evaluate one tick of the leads sensor as the daemon would (run requests resolved
-    against the job, so partition keys are checked); returns the SensorExecutionData."""
+def tick(instance):
+    """Evaluate one tick of the leads sensor of ``defs`` (the default settings' unless given)
+    in process, as the daemon would: run requests resolved against the Definitions' jobs, so
+    partition keys are checked. Returns the SensorExecutionData."""
 
-    def evaluate(persistiq, cursor: str | None = None):
+    def evaluate(persistiq, cursor: str | None = None, defs: Definitions = DEFAULT_DEFS):
         context = build_sensor_context(
-            cursor=cursor,
-            resources={"persistiq": persistiq},
-            instance=instance,
-            definitions=definitions(persistiq, tmp_path),
+            cursor=cursor, resources={"persistiq": persistiq}, instance=instance, definitions=defs
         )
-        return leads_updates_sensor.evaluate_tick(context)
+        sensor = defs.get_repository_def().get_sensor_def(LEADS_SENSOR_NAME)
+        return sensor.evaluate_tick(context)
 
     return evaluate
 
 
 def leads_runs(result) -> list:
     """The tick's runs of the leads job (it may also request today's activity)."""
-    return [r for r in result.run_requests if r.job_name == leads_job.name]
+    return [r for r in result.run_requests if r.job_name == LOAD_JOBS.leads.name]
 
 
 def activity_runs(result) -> list:
-    return [r for r in result.run_requests if r.job_name == activity_job.name]
+    return [r for r in result.run_requests if r.job_name == LOAD_JOBS.activity.name]
 
 
 def a_past_second_today() -> datetime:
@@ -126,29 +143,34 @@ def closed_port() -> int:
 # -- definitions -------------------------------------------------------------------------------
 
 
-def test_sensor_definitions(persistiq, tmp_path):
-    repo = definitions(persistiq, tmp_path).get_repository_def()
-    leads = repo.get_sensor_def("persistiq_leads_updates_sensor")
+def test_sensor_definitions():
+    repo = DEFAULT_DEFS.get_repository_def()
+    leads = repo.get_sensor_def(LEADS_SENSOR_NAME)
     assert [job.name for job in leads.jobs] == ["persistiq_leads_job", "persistiq_activity_job"]
     assert leads.default_status == DefaultSensorStatus.STOPPED
-    assert leads.minimum_interval_seconds == settings.DEFAULT_LEADS_SENSOR_INTERVAL_SECONDS
+    assert leads.minimum_interval_seconds == config.DEFAULT_LEADS_SENSOR_INTERVAL_SECONDS
     assert leads.required_resource_keys == {"persistiq"}
     assert "updated_after" in leads.description
-    failure = repo.get_sensor_def("persistiq_run_failure_sensor")
+    failure = repo.get_sensor_def(FAILURE_SENSOR_NAME)
     assert failure.default_status == DefaultSensorStatus.RUNNING
+    # Without events and replies there is no activity job: the sensor targets leads only.
+    no_activity = LoadJobs(LOAD_JOBS.users_campaigns, LOAD_JOBS.leads, None)
+    only_leads = build_leads_updates_sensor(60, PARTITIONS, no_activity)
+    assert [job.name for job in only_leads.jobs] == ["persistiq_leads_job"]
 
 
-def test_interval_setting(monkeypatch):
-    name, default = (
-        settings.LEADS_SENSOR_INTERVAL_ENV,
-        settings.DEFAULT_LEADS_SENSOR_INTERVAL_SECONDS,
+def test_interval_setting():
+    name = config.LEADS_SENSOR_INTERVAL_ENV
+    assert Settings.from_env({}).leads_sensor_interval_seconds == (
+        config.DEFAULT_LEADS_SENSOR_INTERVAL_SECONDS
     )
-    monkeypatch.setenv(name, "60")
-    assert int_from_env(name, default) == 60
+    settings = Settings.from_env({name: "60"})
+    assert settings.leads_sensor_interval_seconds == 60
+    sensor = build_defs(settings).get_repository_def().get_sensor_def(LEADS_SENSOR_NAME)
+    assert sensor.minimum_interval_seconds == 60
     for wrong in ("five", "0", "-3"):
-        monkeypatch.setenv(name, wrong)
         with pytest.raises(PersistIQConfigError, match=name):
-            int_from_env(name, default)
+            Settings.from_env({name: wrong})
 
 
 # -- the leads sensor --------------------------------------------------------------------------
@@ -166,8 +188,10 @@ def test_first_tick_starts_today_and_skips(emulator, persistiq, tick):
 
 def test_key_from_env_var_is_resolved(emulator, tick, monkeypatch):
     """Definitions bind the key as EnvVar: the sensor must get the value, not the name."""
-    monkeypatch.setenv(settings.API_KEY_ENV, emulator.api_key)
-    persistiq = PersistIQResource(api_key=EnvVar(settings.API_KEY_ENV), base_url=emulator.base_url)
+    monkeypatch.setenv(config.API_KEY_ENV, emulator.api_key)
+    settings = Settings.from_env({config.BASE_URL_ENV: emulator.base_url})
+    persistiq = PersistIQResource.from_settings(settings)  # as build_defs binds it
+    assert isinstance(persistiq.api_key, EnvVar)
     result = tick(persistiq)
     assert result.skip_message.startswith("No PersistIQ lead updated after")
     assert emulator.count(status=200) == 1
@@ -365,7 +389,7 @@ def test_api_unreachable_skips_without_moving_the_cursor(tick):
     )
     result = tick(persistiq, cursor)
     assert leads_runs(result) == []
-    assert settings.BASE_URL_ENV in result.skip_message
+    assert config.BASE_URL_ENV in result.skip_message
     assert base_url in result.skip_message
     assert result.cursor == cursor  # unchanged
 
@@ -376,7 +400,7 @@ def test_stopped_emulator_skips(tick):
     result = tick(persistiq)  # the emulator has stopped
     assert "Could not connect" in result.skip_message
     assert "(connection refused)" in result.skip_message
-    assert settings.BASE_URL_ENV in result.skip_message
+    assert config.BASE_URL_ENV in result.skip_message
     assert result.cursor is None
 
 
@@ -384,7 +408,7 @@ def test_wrong_key_skips_with_unauthorized_and_no_key(emulator, tick):
     result = tick(persistiq_for(emulator, api_key=WRONG_KEY))
     assert leads_runs(result) == []
     assert "401" in result.skip_message and "unauthorized" in result.skip_message
-    assert settings.API_KEY_ENV in result.skip_message
+    assert config.API_KEY_ENV in result.skip_message
     assert WRONG_KEY not in result.skip_message
     assert emulator.count() == 1  # a 401 is not retried
     assert result.cursor is None
@@ -392,7 +416,7 @@ def test_wrong_key_skips_with_unauthorized_and_no_key(emulator, tick):
 
 def test_no_key_skips_without_a_request(emulator, tick):
     result = tick(persistiq_for(emulator, api_key=None))
-    assert settings.API_KEY_ENV in result.skip_message
+    assert config.API_KEY_ENV in result.skip_message
     assert emulator.count() == 0
     assert result.cursor is None
 
@@ -433,6 +457,219 @@ def test_unreadable_cursor_starts_from_today(emulator, persistiq, tick):
     result = tick(persistiq, "not json")
     assert LeadsCursor.from_json(result.cursor).updated_at == utc_z(today_start())
     assert updated_after_sent(emulator) == [utc_z(today_start() - timedelta(seconds=1))]
+
+
+def test_days_are_cut_in_the_settings_timezone(emulator, store, tick):
+    """Another timezone, in process: the sensor of build_defs starts at that timezone's
+    midnight and places updates in that timezone's days."""
+    far = ZoneInfo("Pacific/Kiritimati")  # UTC+14: most of the time, a day ahead of UTC
+    defs = build_defs(Settings.from_env({config.TIMEZONE_ENV: "Pacific/Kiritimati"}))
+    persistiq = persistiq_for(emulator)
+    first = tick(persistiq, defs=defs)
+    assert updated_after_sent(emulator) == [utc_z(today_start(far) - timedelta(seconds=1))]
+    assert LeadsCursor.from_json(first.cursor).updated_at == utc_z(today_start(far))
+
+    now = datetime.now(UTC)
+    store.update_leads(count=2, at=now)
+    second = tick(persistiq, first.cursor, defs=defs)
+    [leads] = leads_runs(second)
+    [activity] = activity_runs(second)
+    assert leads.partition_key == activity.partition_key == day_key(now, far)
+
+
+# -- the leads sensor's rules, one function each (no HTTP, no tick) ----------------------------
+
+CURSOR_AT = "2024-03-10T12:00:00Z"
+NEW_YORK = "America/New_York"
+
+
+def a_lead(lead_id, updated_at: str | None = CURSOR_AT, status: str = "active") -> dict:
+    lead = {"id": lead_id, "status": status}
+    if updated_at is not None:
+        lead["updated_at"] = updated_at
+    return lead
+
+
+def ids(leads) -> list:
+    return [lead["id"] for lead in leads]
+
+
+def test_rule_1_and_5_new_and_untimed_leads():
+    cursor = LeadsCursor(CURSOR_AT, ("l_seen", "7"))
+    leads = [
+        a_lead("l_after", "2024-03-10T12:00:01Z"),
+        a_lead("l_half_second_after", "2024-03-10T12:00:00.5Z"),
+        a_lead("l_seen", CURSOR_AT),  # at the cursor, seen there
+        a_lead("l_seen_other_form", "2024-03-10T13:00:00+01:00"),  # the cursor's instant too
+        a_lead(7, CURSOR_AT),  # ids compare as text
+        a_lead("l_before", "2024-03-10T11:59:59.999Z"),
+        a_lead("l_untimed", None),
+    ]
+    new, untimed = new_and_untimed(leads, cursor)
+    assert ids(new) == ["l_after", "l_half_second_after", "l_seen_other_form"]
+    assert ids(untimed) == ["l_untimed"]
+    assert new_and_untimed([], cursor) == ([], [])
+
+
+@pytest.mark.parametrize("value", ["yesterday", "", 1710072000])
+def test_rule_7_a_timestamp_that_is_not_one_makes_the_page_unreadable(value):
+    with pytest.raises(LeadsPollError, match="not an ISO 8601 timestamp"):
+        new_and_untimed([a_lead("l_1", value)], LeadsCursor(CURSOR_AT))
+
+
+@pytest.mark.parametrize(
+    ("cursor_at", "more", "leads", "expected"),
+    [
+        pytest.param(CURSOR_AT, True, [a_lead("l_1")], "2024-03-10T12:00:01Z", id="stuck"),
+        pytest.param(
+            "2024-03-10T12:00:00.5Z", True, [a_lead("l_1")], "2024-03-10T12:00:02Z", id="fraction"
+        ),
+        pytest.param(
+            CURSOR_AT,
+            True,
+            [a_lead("l_1"), a_lead("l_2", None)],
+            "2024-03-10T12:00:01Z",
+            id="stuck, with untimed leads",
+        ),
+        pytest.param(CURSOR_AT, False, [a_lead("l_1")], None, id="no more pages"),
+        pytest.param(
+            CURSOR_AT,
+            True,
+            [a_lead("l_1"), a_lead("l_2", "2024-03-10T12:00:01Z")],
+            None,
+            id="a new lead",
+        ),
+        pytest.param(CURSOR_AT, True, [a_lead("l_1", None)], None, id="only untimed leads"),
+        pytest.param(CURSOR_AT, True, [], None, id="empty page"),
+    ],
+)
+def test_rule_3_stuck_page_step(cursor_at, more, leads, expected):
+    cursor = LeadsCursor(cursor_at, ("l_1",))
+    new, untimed = new_and_untimed(leads, cursor)
+    assert stuck_page_step(LeadsPage(leads, more), new, untimed, cursor) == expected
+
+
+def test_rule_1_and_4_place_by_day_in_the_partitions_timezone():
+    days = PartitionDays(first=date(2024, 1, 1), last=date(2024, 3, 10), today=date(2024, 3, 10))
+    new = [
+        a_lead("l_evening", "2024-03-10T03:00:00Z"),  # 22:00 on the 9th in New York
+        a_lead("l_today", "2024-03-10T12:00:00Z"),
+        a_lead("l_before_start", "2023-12-31T12:00:00Z"),  # placed, but no partition to run
+        a_lead("l_ahead", "2024-03-11T05:00:00Z"),  # 01:00 on the 11th: no partition yet
+    ]
+    run_days, placed, waiting = place_by_day(new, NEW_YORK, days)
+    assert run_days == {date(2024, 3, 9), date(2024, 3, 10)}
+    assert ids(placed) == ["l_evening", "l_today", "l_before_start"]
+    assert ids(waiting) == ["l_ahead"]
+    # In UTC the evening lead is on the 10th, and the one ahead is still today.
+    run_days, _, waiting = place_by_day(
+        new, "UTC", replace(days, last=date(2024, 3, 11), today=date(2024, 3, 11))
+    )
+    assert run_days == {date(2024, 3, 10), date(2024, 3, 11)}
+    assert waiting == []
+
+
+def test_rule_2_and_3_unread_page_days():
+    days = PartitionDays(first=date(2024, 1, 1), last=date(2024, 3, 10), today=date(2024, 3, 10))
+    assert unread_page_days(LeadsCursor("2024-03-08T12:00:00Z"), "UTC", days) == [
+        date(2024, 3, 8),
+        date(2024, 3, 9),
+        date(2024, 3, 10),
+    ]
+    # The cursor's day in the partitions' timezone: 02:00 UTC is the evening before there.
+    assert unread_page_days(LeadsCursor("2024-03-08T02:00:00Z"), NEW_YORK, days)[0] == date(
+        2024, 3, 7
+    )
+    assert unread_page_days(LeadsCursor(CURSOR_AT), "UTC", days) == [date(2024, 3, 10)]
+    # Never before the first partition.
+    early = PartitionDays(first=date(2024, 1, 1), last=date(2024, 1, 2), today=date(2024, 1, 2))
+    assert unread_page_days(LeadsCursor("2023-12-20T00:00:00Z"), "UTC", early) == [
+        date(2024, 1, 1),
+        date(2024, 1, 2),
+    ]
+
+
+def test_rule_5_untimed_leads_changed():
+    leads = [a_lead("l_1", None), a_lead("l_2", None)]
+    fingerprint = page_fingerprint(leads)
+    assert page_fingerprint(reversed(leads)) == fingerprint  # the page's order does not count
+    changed = page_fingerprint([a_lead("l_1", None), a_lead("l_2", None, status="bounced")])
+    assert changed != fingerprint
+    first_tick = LeadsCursor(CURSOR_AT)  # no fingerprint yet: it is only recorded
+    assert not untimed_leads_changed(first_tick, fingerprint)
+    seen = LeadsCursor(CURSOR_AT, fingerprint=fingerprint)
+    assert not untimed_leads_changed(seen, fingerprint)
+    assert untimed_leads_changed(seen, changed)
+
+
+def test_rule_1_and_3_advanced_cursor():
+    cursor = LeadsCursor(CURSOR_AT, ("l_seen",), "old")
+    later = "2024-03-10T12:00:05Z"
+    page = LeadsPage(
+        [
+            a_lead("l_b", "2024-03-10T12:00:03Z"),
+            a_lead("l_a", later),
+            a_lead("l_c", "2024-03-10T13:00:05+01:00"),  # the same instant, written otherwise
+            a_lead("l_untimed", None),
+        ],
+        more=False,
+    )
+    placed = page.leads[:2]
+    # At the latest update placed, as PersistIQ wrote it, with every id of the page there.
+    assert advanced_cursor(cursor, page, placed, None, "new") == LeadsCursor(
+        later, ("l_a", "l_c"), "new"
+    )
+    # Stepped past a stuck second: no ids.
+    stepped = "2024-03-10T12:00:01Z"
+    assert advanced_cursor(cursor, page, [], stepped, "new") == LeadsCursor(stepped, (), "new")
+    # Nothing placed: where it was, with the new fingerprint.
+    assert advanced_cursor(cursor, page, [], None, "new") == LeadsCursor(
+        CURSOR_AT, ("l_seen",), "new"
+    )
+    # A new lead at the cursor's own instant: the ids seen there before are kept.
+    same = LeadsPage([a_lead("l_new", "2024-03-10T12:00:00.000Z")], more=False)
+    assert advanced_cursor(cursor, same, same.leads, None, "new") == LeadsCursor(
+        CURSOR_AT, ("l_new", "l_seen"), "new"
+    )
+
+
+def test_rule_6_run_requests():
+    new_cursor = LeadsCursor("2024-03-10T12:00:05Z", ("l_a",))
+    today = date(2024, 3, 10)
+    days = {date(2024, 3, 10), date(2024, 3, 9)}
+    after = "2024-03-09T23:59:59Z"
+    requests = run_requests(LOAD_JOBS, PARTITIONS, days, today, after, "abc", new_cursor)
+    assert [(r.job_name, r.partition_key, r.run_key) for r in requests] == [
+        (
+            "persistiq_leads_job",
+            "2024-03-09",
+            "persistiq_leads:2024-03-09:2024-03-10T12:00:05Z:abc",
+        ),
+        (
+            "persistiq_leads_job",
+            "2024-03-10",
+            "persistiq_leads:2024-03-10:2024-03-10T12:00:05Z:abc",
+        ),
+        (
+            "persistiq_activity_job",
+            "2024-03-10",
+            "persistiq_activity:2024-03-10:2024-03-10T12:00:05Z:abc",
+        ),
+    ]
+    assert all(r.tags == {"persistiq/updated_after": after} for r in requests[:2])
+    # Another cursor, other keys: a tick that moves the cursor never repeats a key.
+    moved = LeadsCursor("2024-03-10T12:00:06Z")
+    again = run_requests(LOAD_JOBS, PARTITIONS, days, today, after, "abc", moved)
+    assert not {r.run_key for r in again} & {r.run_key for r in requests}
+    # Today's activity only with today's leads, and only when there is an activity job.
+    yesterday_only = run_requests(
+        LOAD_JOBS, PARTITIONS, {date(2024, 3, 9)}, today, after, "abc", new_cursor
+    )
+    assert [r.job_name for r in yesterday_only] == ["persistiq_leads_job"]
+    no_activity = LoadJobs(LOAD_JOBS.users_campaigns, LOAD_JOBS.leads, None)
+    leads_only = run_requests(no_activity, PARTITIONS, days, today, after, "abc", new_cursor)
+    assert [r.job_name for r in leads_only] == ["persistiq_leads_job"] * 2
+    assert run_requests(LOAD_JOBS, PARTITIONS, set(), today, after, "abc", new_cursor) == []
 
 
 # -- the run failure sensor --------------------------------------------------------------------
@@ -481,14 +718,22 @@ def webhook() -> Iterator[Webhook]:
 
 @pytest.fixture(scope="module")
 def failed_leads_run(tmp_path_factory):
-    """A real run of leads_job that fails on a wrong API key: (instance, run, failure event)."""
+    """A real run of the leads job that fails on a wrong API key: (instance, run, failure
+    event)."""
     tmp_path = tmp_path_factory.mktemp("failed_run")
     with (
         PersistIQEmulator(store=make_dataset(leads=20, seed=1)) as emulator,
         DagsterInstance.ephemeral() as instance,
     ):
-        persistiq = persistiq_for(emulator, api_key=WRONG_KEY)
-        job_def = definitions(persistiq, tmp_path).resolve_job_def(leads_job.name)
+        defs = with_test_resources(
+            DEFAULT_DEFS,
+            persistiq=persistiq_for(emulator, api_key=WRONG_KEY),
+            warehouse=PersistIQWarehouse(
+                duckdb_path=str(tmp_path / "warehouse.duckdb"),
+                pipelines_dir=str(tmp_path / "dlt_pipelines"),
+            ),
+        )
+        job_def = defs.resolve_job_def(LOAD_JOBS.leads.name)
         result = job_def.execute_in_process(
             instance=instance, partition_key=day_key(datetime.now(UTC)), raise_on_error=False
         )
@@ -499,17 +744,25 @@ def failed_leads_run(tmp_path_factory):
 def failure_context(failed_run):
     instance, run, event = failed_run
     return build_run_status_sensor_context(
-        sensor_name="persistiq_run_failure_sensor",
+        sensor_name=FAILURE_SENSOR_NAME,
         dagster_instance=instance,
         dagster_run=run,
         dagster_event=event,
     ).for_run_failure()
 
 
-def test_failure_sensor_logs_and_posts_to_webhook(failed_leads_run, webhook, monkeypatch, capsys):
-    monkeypatch.setenv(settings.FAILURE_WEBHOOK_URL_ENV, webhook.url)
+def failure_sensor(webhook_url: str | None):
+    """The run failure sensor as ``build_defs`` builds it, posting to ``webhook_url``."""
+    return build_run_failure_sensor(JOB_NAMES, webhook_url)
+
+
+def test_failure_sensor_logs_and_posts_to_webhook(failed_leads_run, webhook, capsys):
+    # The URL is a setting, read when the Definitions are built.
+    settings = Settings.from_env({config.FAILURE_WEBHOOK_URL_ENV: webhook.url})
+    assert settings.failure_webhook_url == webhook.url
+    sensor = build_defs(settings).get_repository_def().get_sensor_def(FAILURE_SENSOR_NAME)
     _, run, _ = failed_leads_run
-    persistiq_run_failure_sensor(failure_context(failed_leads_run))
+    sensor(failure_context(failed_leads_run))
 
     [payload] = webhook.payloads
     assert payload["run_id"] == run.run_id
@@ -517,7 +770,7 @@ def test_failure_sensor_logs_and_posts_to_webhook(failed_leads_run, webhook, mon
     assert payload["partition"] == day_key(datetime.now(UTC))
     assert run.run_id in payload["text"] and "\n" not in payload["text"]
     # The step's error says what PersistIQ answered and which setting to change.
-    assert "401 unauthorized" in payload["text"] and settings.API_KEY_ENV in payload["text"]
+    assert "401 unauthorized" in payload["text"] and config.API_KEY_ENV in payload["text"]
     assert WRONG_KEY not in webhook.bodies[0].decode()
     logged = capsys.readouterr().err
     assert f"PersistIQ run {run.run_id} of persistiq_leads_job" in logged
@@ -526,30 +779,29 @@ def test_failure_sensor_logs_and_posts_to_webhook(failed_leads_run, webhook, mon
 
 
 def test_failure_sensor_without_webhook_only_logs(failed_leads_run, webhook, monkeypatch, capsys):
-    monkeypatch.delenv(settings.FAILURE_WEBHOOK_URL_ENV, raising=False)
+    # Built without a URL, the sensor posts nowhere: the environment is not read at the tick.
+    monkeypatch.setenv(config.FAILURE_WEBHOOK_URL_ENV, webhook.url)
     _, run, _ = failed_leads_run
-    persistiq_run_failure_sensor(failure_context(failed_leads_run))
+    failure_sensor(None)(failure_context(failed_leads_run))
     assert webhook.bodies == []
     assert run.run_id in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("status", [500, None])
-def test_failing_webhook_is_logged_not_raised(failed_leads_run, monkeypatch, capsys, status):
+def test_failing_webhook_is_logged_not_raised(failed_leads_run, capsys, status):
     if status is None:
         url = f"http://127.0.0.1:{closed_port()}/hooks/secret-token"
-        monkeypatch.setenv(settings.FAILURE_WEBHOOK_URL_ENV, url)
-        persistiq_run_failure_sensor(failure_context(failed_leads_run))
+        failure_sensor(url)(failure_context(failed_leads_run))
     else:
         with Webhook(status=status) as failing:
-            monkeypatch.setenv(settings.FAILURE_WEBHOOK_URL_ENV, failing.url)
-            persistiq_run_failure_sensor(failure_context(failed_leads_run))
+            failure_sensor(failing.url)(failure_context(failed_leads_run))
             assert len(failing.bodies) == 1
     logged = capsys.readouterr().err
-    assert settings.FAILURE_WEBHOOK_URL_ENV in logged
+    assert config.FAILURE_WEBHOOK_URL_ENV in logged
     assert "secret-token" not in logged
 
 
-def test_failure_sensor_ignores_other_runs(failed_leads_run, webhook, monkeypatch, capsys):
+def test_failure_sensor_ignores_other_runs(failed_leads_run, webhook, capsys):
     instance, _, _ = failed_leads_run
 
     @op
@@ -561,19 +813,30 @@ def test_failure_sensor_ignores_other_runs(failed_leads_run, webhook, monkeypatc
         explode()
 
     result = unrelated_job.execute_in_process(instance=instance, raise_on_error=False)
-    monkeypatch.setenv(settings.FAILURE_WEBHOOK_URL_ENV, webhook.url)
     context = failure_context((instance, result.dagster_run, result.get_run_failure_event()))
     capsys.readouterr()  # the run's own logs
-    persistiq_run_failure_sensor(context)
+    failure_sensor(webhook.url)(context)
     assert webhook.bodies == []
     assert result.dagster_run.run_id not in capsys.readouterr().err
 
 
 def test_implicit_asset_job_runs_of_persistiq_assets_are_watched():
-    def run(job_name: str, keys=None) -> DagsterRun:
-        return DagsterRun(job_name=job_name, asset_selection=keys)
+    def run(job_name: str, keys=None, checks=None) -> DagsterRun:
+        return DagsterRun(job_name=job_name, asset_selection=keys, asset_check_selection=checks)
 
-    assert is_persistiq_run(run("__ASSET_JOB", frozenset({AssetKey(["persistiq", "leads"])})))
-    assert not is_persistiq_run(run("__ASSET_JOB", frozenset({AssetKey(["other", "table"])})))
-    assert is_persistiq_run(run("persistiq_users_campaigns_job"))
-    assert not is_persistiq_run(run("unrelated_job"))
+    leads_check = AssetCheckKey(AssetKey(["persistiq", "leads"]), "id_unique_and_not_null")
+    other_check = AssetCheckKey(AssetKey(["other", "table"]), "id_unique_and_not_null")
+    watched = JOB_NAMES
+    assert is_persistiq_run(
+        run("__ASSET_JOB", frozenset({AssetKey(["persistiq", "leads"])})), watched
+    )
+    assert not is_persistiq_run(
+        run("__ASSET_JOB", frozenset({AssetKey(["other", "table"])})), watched
+    )
+    assert is_persistiq_run(run("__ASSET_JOB", checks=frozenset({leads_check})), watched)
+    assert not is_persistiq_run(run("__ASSET_JOB", checks=frozenset({other_check})), watched)
+    assert is_persistiq_run(run("__ASSET_JOB"), watched)  # every asset of the code location
+    assert is_persistiq_run(run("persistiq_users_campaigns_job"), watched)
+    assert not is_persistiq_run(run("unrelated_job"), watched)
+    # The jobs are known by the names given: a job the settings left out is not watched.
+    assert not is_persistiq_run(run("persistiq_activity_job"), ["persistiq_leads_job"])

@@ -1,12 +1,9 @@
 """The asset specs as the UI shows them before any run: lineage, owners, tags, table names,
 columns, code references, and metadata the UI can print.
 
-The Definitions of this process use the defaults; other settings load them afresh in a
-subprocess, since settings are read when the code location loads.
+The Definitions of the defaults, and others built from their own settings, in this process.
 """
 
-import json
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -18,14 +15,15 @@ from dagster import (
     TableSchema,
 )
 
-from persistiq_dagster import settings
-from persistiq_dagster.catalog import PARENT_TABLE, TABLE_NAMES, TABLES_BY_NAME
-from persistiq_dagster.definitions import defs
-from persistiq_dagster.env import warehouse_from_env
-from persistiq_dagster.schema import columns_for
-from persistiq_dagster_tests.dagster_cli import PROJECT_DIR, python_in_project
+from persistiq_dagster import config
+from persistiq_dagster.config import PROJECT_DIR, PersistIQConfigError, Settings
+from persistiq_dagster.defs.build import build_defs
+from persistiq_dagster.defs.resources.warehouse import PersistIQWarehouse
+from persistiq_dagster.source.catalog import PARENT_TABLE, TABLE_NAMES, TABLES_BY_NAME
+from persistiq_dagster.source.columns import columns_for
+from persistiq_dagster_tests.conftest import DEFAULT_DEFS, DEFAULT_SETTINGS
 
-SPECS = {spec.key.path[-1]: spec for spec in defs.resolve_all_asset_specs()}
+SPECS = {spec.key.path[-1]: spec for spec in DEFAULT_DEFS.resolve_all_asset_specs()}
 
 
 def own_tags(tags: dict[str, str]) -> dict[str, str]:
@@ -48,16 +46,16 @@ def test_tables_read_once_per_campaign_draw_their_lineage_from_campaigns():
 
 def test_every_asset_has_the_default_owners_and_tags_and_how_it_loads():
     for name, spec in SPECS.items():
-        assert list(spec.owners) == list(settings.DEFAULT_ASSET_OWNERS)
+        assert list(spec.owners) == list(config.DEFAULT_ASSET_OWNERS)
         assert own_tags(spec.tags) == {
-            **settings.DEFAULT_ASSET_TAGS,
+            **config.DEFAULT_ASSET_TAGS,
             "persistiq/loads": TABLES_BY_NAME[name].loads,
         }, name
         assert {"api", "dlt", "duckdb"} <= spec.kinds
 
 
 def test_the_table_name_is_where_to_query_it_before_any_run():
-    warehouse = warehouse_from_env()
+    warehouse = PersistIQWarehouse.from_settings(DEFAULT_SETTINGS)
     for name, spec in SPECS.items():
         assert spec.metadata["dagster/table_name"] == warehouse.qualified_table_name(name)
         assert spec.metadata["dagster/table_name"].endswith(f".persistiq.{name}")
@@ -81,7 +79,7 @@ def test_each_asset_links_to_the_function_that_loads_it():
         (reference,) = references.code_references
         assert isinstance(reference, LocalFileCodeReference)
         lines = Path(reference.file_path).read_text().splitlines()
-        assert Path(reference.file_path) == PROJECT_DIR / "persistiq_dagster" / "assets.py"
+        assert Path(reference.file_path) == PROJECT_DIR / "persistiq_dagster" / "defs" / "assets.py"
         # The line is the decorator's, @dlt_assets; the function follows it.
         below = [line.strip() for line in lines[reference.line_number - 1 :]]
         assert below[0] == "@dlt_assets(", (name, below[0])
@@ -99,37 +97,29 @@ def test_no_metadata_value_is_one_the_ui_cannot_print():
         assert spec.metadata["dagster_dlt/source"].value.startswith("dlt source persistiq_")
 
 
-SPECS_AS_LOADED = """
-import json
-from persistiq_dagster.definitions import defs
-print(json.dumps({
-    spec.key.path[-1]: {
-        "owners": list(spec.owners),
-        "tags": spec.tags,
-        "links": [
-            getattr(ref, "url", None)
-            for ref in spec.metadata["dagster/code_references"].code_references
-        ],
+def specs_with(**environ: str) -> dict[str, dict]:
+    """Owners, tags and code links of each asset, in the Definitions ``environ`` builds."""
+    defs = build_defs(Settings.from_env(environ))
+    return {
+        spec.key.path[-1]: {
+            "owners": list(spec.owners),
+            "tags": spec.tags,
+            "links": [
+                getattr(ref, "url", None)
+                for ref in spec.metadata["dagster/code_references"].code_references
+            ],
+        }
+        for spec in defs.resolve_all_asset_specs()
     }
-    for spec in defs.resolve_all_asset_specs()
-}))
-"""
 
 
-def specs_with(tmp_path, **env: str) -> subprocess.CompletedProcess:
-    return python_in_project(SPECS_AS_LOADED, tmp_path, **env)
-
-
-def test_owners_tags_and_repository_links_are_settings(tmp_path):
-    loaded = specs_with(
-        tmp_path,
+def test_owners_tags_and_repository_links_are_settings():
+    specs = specs_with(
         PERSISTIQ_ASSET_OWNERS="team:revops, ana@example.com",
         PERSISTIQ_ASSET_TAGS="tier=gold,pii=",
         PERSISTIQ_CODE_REPOSITORY_URL="https://github.com/acme/persistiq_dagster/",
         PERSISTIQ_CODE_REPOSITORY_BRANCH="prod",
     )
-    assert loaded.returncode == 0, loaded.stderr[-3000:]
-    specs = json.loads(loaded.stdout.strip().splitlines()[-1])
     leads = specs["leads"]
     assert leads["owners"] == ["team:revops", "ana@example.com"]
     assert own_tags(leads["tags"]) == {
@@ -139,7 +129,7 @@ def test_owners_tags_and_repository_links_are_settings(tmp_path):
     }
     (link,) = leads["links"]
     assert link.startswith(
-        "https://github.com/acme/persistiq_dagster/tree/prod/persistiq_dagster/assets.py#L"
+        "https://github.com/acme/persistiq_dagster/tree/prod/persistiq_dagster/defs/assets.py#L"
     ), link
 
 
@@ -152,8 +142,10 @@ def test_owners_tags_and_repository_links_are_settings(tmp_path):
         ("PERSISTIQ_CODE_REPOSITORY_URL", "https://git.example.com/acme/persistiq_dagster"),
     ],
 )
-def test_a_wrong_owner_tag_or_repository_names_the_variable(tmp_path, variable, value):
-    loaded = specs_with(tmp_path, **{variable: value})
-    assert loaded.returncode != 0
-    last_line = loaded.stderr.strip().splitlines()[-1]
-    assert "PersistIQConfigError" in last_line and f"{variable}={value!r}" in last_line, last_line
+def test_a_wrong_owner_tag_or_repository_names_the_variable(variable, value):
+    """Settings.from_env or build_defs, which the code location calls when it loads, fails in
+    one line naming the variable and its value."""
+    with pytest.raises(PersistIQConfigError) as raised:
+        specs_with(**{variable: value})
+    message = str(raised.value)
+    assert message.startswith(f"{variable}={value!r}") and "\n" not in message, message

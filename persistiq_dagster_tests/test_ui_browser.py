@@ -18,7 +18,6 @@ from pathlib import Path
 
 import pytest
 
-from persistiq_dagster.emulator import PersistIQEmulator, make_dataset
 from persistiq_dagster_tests.dagster_cli import (
     PROJECT_DIR,
     make_project_dagster_home,
@@ -28,6 +27,7 @@ from persistiq_dagster_tests.test_dagster_dev import (
     DagsterDev,
     running_dagster_dev,
 )
+from persistiq_emulator import PersistIQEmulator, make_dataset
 
 CHROMIUM = Path("/usr/bin/chromium")
 if not CHROMIUM.exists():

@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from persistiq_dagster.errors import PersistIQConfigError
-from persistiq_dagster.resources import PersistIQWarehouse
-from persistiq_dagster.warehouse_lock import WarehouseBusyError, warehouse_lock
+from persistiq_dagster.config import PIPELINES_DIR_ENV, PersistIQConfigError, Settings
+from persistiq_dagster.defs.build import build_defs
+from persistiq_dagster.defs.resources.warehouse import PersistIQWarehouse
+from persistiq_dagster.defs.resources.warehouse_lock import WarehouseBusyError, warehouse_lock
 from persistiq_dagster_tests.conftest import count_rows, run_assets
 from persistiq_dagster_tests.dagster_cli import PROJECT_DIR
 from persistiq_dagster_tests.test_errors import failure_text
@@ -27,7 +28,7 @@ def hold_lock(lock_path: Path, seconds: float) -> subprocess.Popen:
         f"""
         import sys, time
         from pathlib import Path
-        from persistiq_dagster.warehouse_lock import warehouse_lock
+        from persistiq_dagster.defs.resources.warehouse_lock import warehouse_lock
         lock_path = Path({str(lock_path)!r})
         with warehouse_lock(lock_path, {HOLDER!r}, timeout=5):
             print("held", flush=True)
@@ -126,17 +127,12 @@ def test_a_duckdb_path_that_cannot_be_written_says_so(tmp_path):
     assert "credentials" not in message and "internet" not in message
 
 
-def test_loading_the_definitions_writes_dlt_state_only_under_the_pipelines_dir(tmp_path):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PERSISTIQ_")}
-    env.update(
-        DLT_DATA_DIR=str(tmp_path / "dlt_default"),  # where dlt would write by default
-        PERSISTIQ_PIPELINES_DIR=str(tmp_path / "chosen"),
-        RUNTIME__DLTHUB_TELEMETRY="false",
-    )
-    subprocess.run(
-        [sys.executable, "-c", "import persistiq_dagster.definitions"],
-        cwd=PROJECT_DIR, env=env, check=True, timeout=120,
-    )  # fmt: skip
+def test_loading_the_definitions_writes_dlt_state_only_under_the_pipelines_dir(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setenv("DLT_DATA_DIR", str(tmp_path / "dlt_default"))  # dlt's default home
+    build_defs(Settings.from_env({PIPELINES_DIR_ENV: str(tmp_path / "chosen")}))
+
     assert not (tmp_path / "dlt_default" / "pipelines").exists()
     assert list((tmp_path / "chosen").iterdir()), "the chosen folder holds the working state"
 

@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from persistiq_dagster.windows import in_window, parse_timestamps, window_params
+from persistiq_dagster.source.windows import in_window, parse_timestamps, window_params
 
 START, END = "2024-01-15T00:00:00Z", "2024-01-16T00:00:00Z"
 

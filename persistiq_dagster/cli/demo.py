@@ -1,0 +1,116 @@
+"""``make demo``: load everything from the bundled PersistIQ emulator into DuckDB.
+
+Starts the emulator on loopback, builds the Definitions from the environment's settings
+pointed at it (``build_defs``), runs their asset jobs in process (the same assets, checks and
+resources ``dagster dev`` uses), then prints one line per table: current rows in the
+warehouse next to records on the server.
+"""
+
+import argparse
+import os
+import sys
+
+import duckdb
+
+from persistiq_dagster.config import (
+    API_KEY_ENV,
+    BASE_URL_ENV,
+    DUCKDB_PATH_ENV,
+    PROJECT_DIR,
+    PersistIQConfigError,
+    Settings,
+)
+from persistiq_dagster.defs.build import build_defs
+from persistiq_dagster.defs.partitions import partition_range_tags
+from persistiq_dagster.source.current_rows import VALID_TO_COLUMN, is_snapshot
+from persistiq_emulator import EmulatorStore, PersistIQEmulator, make_dataset
+from persistiq_emulator.generate import DEFAULT_UPDATED_DAYS
+
+MAILBOXES_TABLE = "users__mailboxes"  # a child table of users: current with its user
+ASSET_JOBS = ("persistiq_users_campaigns_job", "persistiq_leads_job", "persistiq_activity_job")
+PARTITIONED_JOBS = ("persistiq_leads_job", "persistiq_activity_job")
+
+DEMO_DUCKDB_PATH = str(PROJECT_DIR / "data" / "persistiq_demo.duckdb")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m persistiq_dagster.cli.demo")
+    parser.add_argument("--users", type=int, default=5)
+    parser.add_argument("--leads", type=int, default=2345)
+    parser.add_argument("--campaigns", type=int, default=30)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    store = make_dataset(users=args.users, leads=args.leads, campaigns=args.campaigns)
+    with PersistIQEmulator(store=store) as emulator:
+        try:  # the environment's settings, pointed at the emulator and the demo's file
+            settings = Settings.from_env(
+                {
+                    **os.environ,
+                    BASE_URL_ENV: emulator.base_url,
+                    DUCKDB_PATH_ENV: os.getenv(DUCKDB_PATH_ENV, "").strip() or DEMO_DUCKDB_PATH,
+                }
+            )
+        except PersistIQConfigError as error:
+            print(error, file=sys.stderr)
+            return 2
+        os.environ[API_KEY_ENV] = emulator.api_key  # the key is read when a run starts
+        defs = build_defs(settings)
+
+        # Partitioned jobs run every day the emulator's data spans, as one run (a backfill).
+        every_day = partition_range_tags(*DEFAULT_UPDATED_DAYS)
+        results = [
+            defs.resolve_job_def(name).execute_in_process(
+                tags=every_day if name in PARTITIONED_JOBS else None
+            )
+            for name in ASSET_JOBS
+            if name in {job.name for job in defs.jobs or ()}
+        ]
+        served = served_counts(store, settings.enabled_tables)
+        checks = [check for result in results for check in result.get_asset_check_evaluations()]
+        pages = emulator.count()
+    if not all(result.success for result in results):
+        print("The demo run failed; see the Dagster log above.", file=sys.stderr)
+        return 1
+    duckdb_path, dataset = settings.duckdb_path, settings.dataset
+    print(f"\nLoaded from {emulator.base_url} in {pages} requests into {duckdb_path}")
+    print(f"{'table':<36}{'rows':>8}{'on server':>11}")
+    with duckdb.connect(duckdb_path, read_only=True) as connection:
+        for table, expected in served.items():
+            (rows,) = connection.execute(current_rows_sql(dataset, table)).fetchone()
+            print(f"{dataset + '.' + table:<36}{rows:>8}{expected:>11}")
+    failed = [f"{c.asset_key.to_user_string()} {c.check_name}" for c in checks if not c.passed]
+    print(f"Asset checks: {len(checks) - len(failed)} of {len(checks)} passed", *failed, sep="\n  ")
+    query = f"select * from {dataset}.leads limit 5"
+    snippet = f"import duckdb; duckdb.connect('{duckdb_path}').sql('{query}').show()"
+    print(f'\nQuery it: {sys.executable} -c "{snippet}"')
+    return 0
+
+
+def served_counts(store: EmulatorStore, tables: tuple[str, ...]) -> dict[str, int]:
+    """What the emulator holds, per table (all its events and replies fall in the demo's days)."""
+    served = {}
+    for table in tables:
+        if table == "campaign_leads":
+            served[table] = sum(len(store.campaign_leads_of(c["id"])) for c in store.campaigns)
+        else:
+            served[table] = len(store.records(table))
+        if table == "users":
+            served[MAILBOXES_TABLE] = sum(len(user.get("mailboxes") or []) for user in store.users)
+    return served
+
+
+def current_rows_sql(dataset: str, table: str) -> str:
+    if table == MAILBOXES_TABLE:
+        return (
+            f"select count(*) from {dataset}.{table} m join {dataset}.users u "
+            f"on m._dlt_parent_id = u._dlt_id where u.{VALID_TO_COLUMN} is null"
+        )
+    current = f"{VALID_TO_COLUMN} is null" if is_snapshot(table) else "true"
+    return f"select count(*) from {dataset}.{table} where {current}"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

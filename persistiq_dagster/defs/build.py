@@ -1,0 +1,47 @@
+"""``build_defs(settings)``: the Dagster Definitions (assets, checks, jobs, schedules, sensors
+and resources), every one of them built from one ``Settings`` value."""
+
+from dagster import Definitions, in_process_executor
+
+from persistiq_dagster.config import Settings
+from persistiq_dagster.defs.assets import build_load_assets
+from persistiq_dagster.defs.checks import build_table_checks
+from persistiq_dagster.defs.connection_check import build_connection_check_job
+from persistiq_dagster.defs.freshness import build_freshness_checks, build_freshness_sensor
+from persistiq_dagster.defs.jobs import build_load_jobs
+from persistiq_dagster.defs.partitions import daily_partitions
+from persistiq_dagster.defs.resources.dlt import PersistIQDltResource
+from persistiq_dagster.defs.resources.persistiq import PersistIQResource
+from persistiq_dagster.defs.resources.warehouse import PersistIQWarehouse
+from persistiq_dagster.defs.schedules import build_schedules
+from persistiq_dagster.defs.sensors.leads_updates import build_leads_updates_sensor
+from persistiq_dagster.defs.sensors.run_failure import build_run_failure_sensor
+
+
+def build_defs(settings: Settings) -> Definitions:
+    partitions = daily_partitions(settings)
+    assets = build_load_assets(settings, partitions)
+    jobs = build_load_jobs(assets, partitions)
+    freshness_checks = build_freshness_checks(
+        assets.all, settings.freshness_hours, settings.freshness_deadline, settings.timezone
+    )
+    return Definitions(
+        assets=assets.all,
+        asset_checks=[*build_table_checks(settings.enabled_tables), *freshness_checks],
+        jobs=[*jobs.all, build_connection_check_job(settings.enabled_tables)],
+        schedules=build_schedules(settings, jobs, partitions),
+        sensors=[
+            build_leads_updates_sensor(settings.leads_sensor_interval_seconds, partitions, jobs),
+            build_run_failure_sensor([job.name for job in jobs.all], settings.failure_webhook_url),
+            build_freshness_sensor(freshness_checks),
+        ],
+        # Every step holds the warehouse lock, so steps never run side by side: one process
+        # per run, not one per step, saves a Python start and a load of these Definitions for
+        # each step.
+        executor=in_process_executor,
+        resources={
+            "dlt": PersistIQDltResource(),
+            "persistiq": PersistIQResource.from_settings(settings),
+            "warehouse": PersistIQWarehouse.from_settings(settings),
+        },
+    )

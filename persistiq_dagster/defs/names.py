@@ -1,0 +1,20 @@
+"""The names Dagster knows the project's objects by: asset keys, group, pool, metadata keys."""
+
+from dagster import AssetKey
+
+ASSET_KEY_PREFIX = "persistiq"
+GROUP_NAME = "persistiq"
+# Every step that touches the warehouse is in this pool (dagster.yaml may limit it).
+WAREHOUSE_POOL = "persistiq_warehouse"
+
+# What each materialisation records beside dagster-dlt's own metadata.
+PAGES_METADATA_KEY = "persistiq/pages"
+ROWS_METADATA_KEY = "persistiq/rows"
+REPEATS_METADATA_KEY = "persistiq/repeated_ids"
+SKIPPED_METADATA_KEY = "persistiq/skipped_campaigns"
+LOAD_IDS_METADATA_KEY = "dlt/load_ids"
+
+
+def asset_key(table: str) -> AssetKey:
+    """``persistiq/<table>``."""
+    return AssetKey([ASSET_KEY_PREFIX, table])

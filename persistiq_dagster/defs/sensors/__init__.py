@@ -1,0 +1,1 @@
+"""Sensors: the leads sensor (new PersistIQ updates start runs) and the run-failure report."""

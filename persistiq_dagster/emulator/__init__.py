@@ -1,8 +1,0 @@
-"""A local, standard-library emulator of the PersistIQ v1 API for tests and demos."""
-
-from persistiq_dagster.emulator.data import EmulatorStore
-from persistiq_dagster.emulator.endpoints import select
-from persistiq_dagster.emulator.generate import make_dataset
-from persistiq_dagster.emulator.server import PersistIQEmulator, RequestRecord
-
-__all__ = ["EmulatorStore", "PersistIQEmulator", "RequestRecord", "make_dataset", "select"]
