@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 CONSTRAINTS := constraints.txt
 LOCK_VENV := .venv-lock
 
-.PHONY: demo test lint bench dev clean lock
+.PHONY: demo test test-fast lint bench dev clean lock
 
 $(BIN)/activate: setup.py pyproject.toml $(CONSTRAINTS)
 	$(PYTHON) -m venv $(VENV)
@@ -28,10 +28,17 @@ lock:
 demo: $(BIN)/activate
 	$(BIN)/python -m persistiq_dagster.cli.demo
 
-## Run the tests (real HTTP to the emulator, real DuckDB files, a real `dagster dev`).
+## The inner loop: ruff, then every test outside e2e/ but those marked slow, on two cores (in
+## process: the emulator on loopback, real DuckDB files; no Dagster command line, no server).
+test-fast: $(BIN)/activate
+	$(BIN)/ruff check .
+	$(BIN)/pytest -n 2 -m "not slow" --ignore=persistiq_dagster_tests/e2e
+
+## Every test: the fast tier, then e2e/ (Dagster's command line and dg in fresh instances,
+## dagster dev with the UI in Chromium, PostgreSQL, the image's gRPC command, the README).
 test: $(BIN)/activate
 	$(BIN)/ruff check .
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadfile
 
 ## Compare the project's Dagster CLI with a plain dlt script (README: Benchmarks).
 bench: $(BIN)/activate

@@ -20,7 +20,8 @@ setup(
         "filelock>=3.12,<5",  # the warehouse lock (also one of Dagster's own dependencies)
     ],
     extras_require={
-        "dev": ["pytest>=8,<10", "ruff>=0.15,<1", "playwright>=1.50,<2"],
+        # pytest-xdist: both test tiers run on every core (make test-fast, make test).
+        "dev": ["pytest>=8,<10", "pytest-xdist>=3.8,<4", "ruff>=0.15,<1", "playwright>=1.50,<2"],
         # PERSISTIQ_DESTINATION=postgres (psycopg2, through dlt's own extra), and Dagster's own
         # storage on PostgreSQL for a production instance (deploy/dagster.yaml).
         "postgres": ["dlt[postgres]>=1.31,<2", "dagster-postgres>=0.29.27,<0.30"],

@@ -1,8 +1,19 @@
-"""Shared fixtures: a PersistIQ emulator on loopback and a DuckDB warehouse in tmp_path."""
+"""Shared fixtures: a PersistIQ emulator on loopback and a DuckDB warehouse in tmp_path.
+
+Two tiers, chosen by path: everything outside ``e2e/`` is the fast tier (``make test-fast``),
+in process against the emulator and DuckDB files; ``e2e/`` adds the user's paths through
+Dagster's command line, ``dagster dev``, a browser and PostgreSQL (``make test`` runs both).
+The fast tier is held to that here: a test outside ``e2e/`` that starts Dagster's command line
+or a server fails.
+"""
 
 import os
+import subprocess
 from collections import Counter
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
 
 import duckdb
 import pytest
@@ -17,30 +28,93 @@ from persistiq_dagster.defs.partitions import daily_partitions, partition_range_
 from persistiq_dagster.defs.resources.dlt import PersistIQDltResource
 from persistiq_dagster.defs.resources.persistiq import PersistIQResource
 from persistiq_dagster.defs.resources.warehouse import PersistIQWarehouse
-from persistiq_dagster.source.catalog import ACTIVITY_PIPELINE, CORE_PIPELINE, pipeline_tables
+from persistiq_dagster.source.catalog import (
+    ACTIVITY_PIPELINE,
+    CORE_PIPELINE,
+    LEADS_PIPELINE,
+    pipeline_tables,
+)
 from persistiq_dagster_tests.postgres_server import (
     PostgresServer,
     PostgresUnavailable,
     running_postgres,
 )
 from persistiq_emulator import EmulatorStore, PersistIQEmulator, make_dataset
-from persistiq_emulator.generate import DEFAULT_UPDATED_DAYS
 
 os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")  # tests talk to loopback only
+
+E2E_DIR = Path(__file__).resolve().parent / "e2e"
+# What the fast tier never starts: Dagster's command line and servers, PostgreSQL, a browser.
+E2E_PROGRAMS = frozenset(
+    {"dagster", "dg", "dagster-webserver", "dagster-daemon", "dagster-graphql"}
+    | {"pg_ctl", "initdb", "postgres", "runuser", "chromium"}
+)
+
+
+def requires_e2e(args) -> str | None:
+    """The program ``args`` would start, if the fast tier may not start it."""
+    argv = [args] if isinstance(args, str | bytes | os.PathLike) else list(args)
+    words = [os.fsdecode(word) for word in argv]
+    program = Path(words[0]).name if words else ""
+    module = words[words.index("-m") + 1] if "-m" in words[:-1] else ""
+    if program in E2E_PROGRAMS or module.split(".")[0] in {"dagster", "dagster_dg_cli"}:
+        return " ".join(words[:3])
+    return None
+
+
+@pytest.fixture(autouse=True)
+def fast_tier_starts_no_dagster_process_or_server(request, monkeypatch):
+    if E2E_DIR in Path(str(request.node.path)).parents:
+        return
+    popen_init = subprocess.Popen.__init__
+
+    def refuse_e2e_programs(self, args, *more, **options):
+        started = requires_e2e(args)
+        if started:
+            raise RuntimeError(
+                f"{request.node.nodeid} starts {started!r}: a test that runs Dagster's command "
+                "line or a server belongs in persistiq_dagster_tests/e2e/"
+            )
+        popen_init(self, args, *more, **options)
+
+    monkeypatch.setattr(subprocess.Popen, "__init__", refuse_e2e_programs)
+
+
+def required_in_ci(reason: str) -> None:
+    """Skip for want of ``reason`` (a server, a browser); fail instead where ``CI=true``: CI
+    installs everything, so a missing part there is a broken CI, not a test to skip."""
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"CI=true, and {reason}", pytrace=False)
+    pytest.skip(reason)
+
 
 # The project as the default settings build it: what a user gets with no PERSISTIQ_* set.
 DEFAULT_SETTINGS = Settings()
 DEFAULT_DEFS = build_defs(DEFAULT_SETTINGS)
 PARTITIONS = daily_partitions(DEFAULT_SETTINGS)
 LOAD_ASSETS = build_load_assets(DEFAULT_SETTINGS, PARTITIONS)
-LOAD_JOBS = build_load_jobs(LOAD_ASSETS, PARTITIONS)
+LOAD_JOBS = build_load_jobs(LOAD_ASSETS)
 CORE_TABLES = pipeline_tables(CORE_PIPELINE)
 ACTIVITY_TABLES = pipeline_tables(ACTIVITY_PIPELINE)
 
 
+# The tests' data spans ten days, not the emulator's default two months: a run over a range of
+# days records a materialisation per day, which costs more than the load itself at 61 days.
+TEST_DAYS = ("2024-01-01", "2024-01-10")
+TEST_SPAN = {
+    "updated_from": datetime(2024, 1, 1, tzinfo=UTC),
+    "updated_to": datetime(2024, 1, 10, 12, tzinfo=UTC),
+}
+
+
+def ten_day_dataset(**options) -> EmulatorStore:
+    """``make_dataset`` with its leads, events and replies in ``TEST_DAYS``."""
+    return make_dataset(**{**TEST_SPAN, **options})
+
+
 @pytest.fixture
 def store() -> EmulatorStore:
-    return make_dataset(users=5, leads=345, campaigns=12, seed=7)
+    return ten_day_dataset(users=5, leads=345, campaigns=12, seed=7)
 
 
 @pytest.fixture
@@ -87,7 +161,7 @@ def postgres() -> Iterator[PostgresServer]:
         with running_postgres() as server:
             yield server
     except PostgresUnavailable as error:
-        pytest.skip(f"no PostgreSQL server: {error}")
+        required_in_ci(f"no PostgreSQL server: {error}")
 
 
 @pytest.fixture
@@ -103,8 +177,8 @@ def postgres_warehouse(postgres: PostgresServer, tmp_path, monkeypatch) -> Persi
     )
 
 
-# make_dataset() spreads updated_at over these days by default.
-EMULATOR_DAYS = partition_range_tags(*DEFAULT_UPDATED_DAYS)
+# Every day ten_day_dataset() spreads its records over, as one run (a backfill).
+EMULATOR_DAYS = partition_range_tags(*TEST_DAYS)
 
 
 def run_assets(
@@ -142,6 +216,36 @@ def run_assets(
         if not result.success:
             return result
     return result
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """Every table loaded once from the standard data: for tests that only read what a load
+    reported and wrote. ``results``: the run of each dlt pipeline, by pipeline name."""
+
+    store: EmulatorStore
+    warehouse: PersistIQWarehouse
+    results: dict[str, ExecuteInProcessResult]
+
+
+@pytest.fixture(scope="session")
+def loaded(tmp_path_factory) -> Iterator[Loaded]:
+    """The session's one load of every table; tests using it must not write to it."""
+    folder = tmp_path_factory.mktemp("loaded")
+    store = ten_day_dataset(users=5, leads=345, campaigns=12, seed=7)
+    warehouse = PersistIQWarehouse(
+        duckdb_path=str(folder / "warehouse.duckdb"), pipelines_dir=str(folder / "dlt_pipelines")
+    )
+    with PersistIQEmulator(store=store) as emulator:
+        results = {
+            pipeline: run_assets(persistiq_for(emulator), warehouse, select=tables)
+            for pipeline, tables in (
+                (CORE_PIPELINE, CORE_TABLES),
+                (LEADS_PIPELINE, ("leads",)),
+                (ACTIVITY_PIPELINE, ACTIVITY_TABLES),
+            )
+        }
+    yield Loaded(store, warehouse, results)
 
 
 def query(warehouse: PersistIQWarehouse, sql: str) -> list[tuple]:
@@ -189,7 +293,7 @@ def make_emulator():
     started: list[PersistIQEmulator] = []
 
     def start(store: EmulatorStore | None = None, **settings) -> PersistIQEmulator:
-        emulator = PersistIQEmulator(store=store or make_dataset(), **settings).start()
+        emulator = PersistIQEmulator(store=store or ten_day_dataset(), **settings).start()
         started.append(emulator)
         return emulator
 

@@ -21,7 +21,7 @@ from persistiq_dagster.defs.sensors.run_failure import build_run_failure_sensor
 def build_defs(settings: Settings) -> Definitions:
     partitions = daily_partitions(settings)
     assets = build_load_assets(settings, partitions)
-    jobs = build_load_jobs(assets, partitions)
+    jobs = build_load_jobs(assets)
     freshness_checks = build_freshness_checks(
         assets.all, settings.freshness_hours, settings.freshness_deadline, settings.timezone
     )

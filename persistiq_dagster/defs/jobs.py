@@ -4,7 +4,7 @@
 from dataclasses import dataclass
 from typing import Any
 
-from dagster import AssetSelection, PartitionsDefinition, define_asset_job
+from dagster import AssetSelection, define_asset_job
 
 from persistiq_dagster.defs.assets import LoadAssets
 
@@ -25,7 +25,8 @@ class LoadJobs:
         return [job for job in (self.users_campaigns, self.leads, self.activity) if job]
 
 
-def build_load_jobs(assets: LoadAssets, partitions: PartitionsDefinition) -> LoadJobs:
+def build_load_jobs(assets: LoadAssets) -> LoadJobs:
+    """One job per multi-asset; the daily ones take their partitions from their assets."""
     return LoadJobs(
         users_campaigns=define_asset_job(
             "persistiq_users_campaigns_job",
@@ -38,13 +39,11 @@ def build_load_jobs(assets: LoadAssets, partitions: PartitionsDefinition) -> Loa
         leads=define_asset_job(
             "persistiq_leads_job",
             selection=AssetSelection.assets(assets.leads),
-            partitions_def=partitions,
             description="Load the PersistIQ leads updated in the selected days.",
         ),
         activity=define_asset_job(
             "persistiq_activity_job",
             selection=AssetSelection.assets(assets.activity),
-            partitions_def=partitions,
             description="Load the PersistIQ events and replies of the selected days.",
         )
         if assets.activity is not None

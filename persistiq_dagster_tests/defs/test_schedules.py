@@ -1,0 +1,111 @@
+"""The schedules: what each tick asks for, and that the leads tick's run loads its day."""
+
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from dagster import DefaultScheduleStatus, build_schedule_context
+
+from persistiq_dagster import config
+from persistiq_dagster.config import Settings
+from persistiq_dagster.defs.build import build_defs
+from persistiq_dagster.defs.schedules import build_schedules
+from persistiq_dagster_tests.conftest import (
+    DEFAULT_DEFS,
+    DEFAULT_SETTINGS,
+    LOAD_JOBS,
+    PARTITIONS,
+    count_rows,
+    query,
+    run_assets,
+)
+
+SCHEDULES = {
+    schedule.name: schedule for schedule in build_schedules(DEFAULT_SETTINGS, LOAD_JOBS, PARTITIONS)
+}
+users_campaigns_daily_schedule = SCHEDULES["persistiq_users_campaigns_daily"]
+leads_daily_schedule = SCHEDULES["persistiq_leads_daily"]
+activity_daily_schedule = SCHEDULES["persistiq_activity_daily"]
+
+
+def test_the_schedules_are_off_until_turned_on_and_share_the_partitions_timezone():
+    assert sorted(schedule.name for schedule in DEFAULT_DEFS.schedules) == sorted(SCHEDULES)
+    for schedule in (*SCHEDULES.values(), *DEFAULT_DEFS.schedules):
+        assert schedule.default_status == DefaultScheduleStatus.STOPPED
+        assert schedule.execution_timezone == PARTITIONS.timezone
+
+
+def test_users_campaigns_tick_requests_its_job():
+    context = build_schedule_context(scheduled_execution_time=datetime(2024, 3, 2, 6, tzinfo=UTC))
+
+    (request,) = users_campaigns_daily_schedule.evaluate_tick(context).run_requests
+
+    assert users_campaigns_daily_schedule.job_name == "persistiq_users_campaigns_job"
+    assert request.partition_key is None
+
+
+def test_leads_tick_requests_the_day_that_just_closed_and_its_run_loads_that_day(
+    emulator, store, persistiq, warehouse
+):
+    context = build_schedule_context(
+        scheduled_execution_time=datetime(2024, 1, 6, 0, 15, tzinfo=UTC),
+        repository_def=DEFAULT_DEFS.get_repository_def(),  # validates the partition key
+    )
+
+    (request,) = leads_daily_schedule.evaluate_tick(context).run_requests
+    again = leads_daily_schedule.evaluate_tick(context).run_requests[0]
+
+    assert request.partition_key == "2024-01-05"
+    assert request.run_key == again.run_key  # a repeated tick never doubles the run
+    run_assets(persistiq, warehouse, select=["leads"], partition_key=request.partition_key)
+    expected = [lead for lead in store.leads if lead["updated_at"].startswith("2024-01-05")]
+    assert count_rows(warehouse, "leads") == len(expected)
+    days = query(warehouse, "select distinct strftime(updated_at, '%Y-%m-%d') from persistiq.leads")
+    assert days == [("2024-01-05",)]
+
+
+def test_activity_tick_requests_the_day_that_just_closed():
+    context = build_schedule_context(
+        scheduled_execution_time=datetime(2024, 2, 11, 0, 30, tzinfo=UTC),
+        repository_def=DEFAULT_DEFS.get_repository_def(),
+    )
+
+    (request,) = activity_daily_schedule.evaluate_tick(context).run_requests
+
+    assert activity_daily_schedule.job_name == "persistiq_activity_job"
+    assert request.partition_key == "2024-02-10"
+    assert request.run_key == "persistiq_activity_daily:2024-02-10"
+
+
+def test_the_times_and_timezone_come_from_the_settings():
+    """Other crons and another timezone, in process: each schedule ticks at its cron in that
+    timezone, and the day that closed is that timezone's."""
+    berlin = ZoneInfo("Europe/Berlin")
+    settings = Settings.from_env(
+        {
+            config.TIMEZONE_ENV: "Europe/Berlin",
+            config.USERS_CAMPAIGNS_CRON_ENV: "0 7 * * 1",
+            config.LEADS_CRON_ENV: "15 0 * * *",
+            config.ACTIVITY_CRON_ENV: "45 1 * * *",
+        }
+    )
+    defs = build_defs(settings)
+    schedules = {schedule.name: schedule for schedule in defs.schedules}
+    assert {name: schedule.cron_schedule for name, schedule in schedules.items()} == {
+        "persistiq_users_campaigns_daily": "0 7 * * 1",
+        "persistiq_leads_daily": "15 0 * * *",
+        "persistiq_activity_daily": "45 1 * * *",
+    }
+    assert {schedule.execution_timezone for schedule in schedules.values()} == {"Europe/Berlin"}
+
+    # 00:15 in Berlin is 23:15 UTC the evening before: the day that closed is Berlin's.
+    tick_at = datetime(2024, 2, 11, 0, 15, tzinfo=berlin)
+    context = build_schedule_context(
+        scheduled_execution_time=tick_at, repository_def=defs.get_repository_def()
+    )
+    (request,) = schedules["persistiq_leads_daily"].evaluate_tick(context).run_requests
+    assert request.partition_key == "2024-02-10"
+    in_utc = build_schedule_context(
+        scheduled_execution_time=tick_at, repository_def=DEFAULT_DEFS.get_repository_def()
+    )
+    (utc_request,) = leads_daily_schedule.evaluate_tick(in_utc).run_requests
+    assert utc_request.partition_key == "2024-02-09"
