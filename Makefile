@@ -38,7 +38,7 @@ test-fast: $(BIN)/activate
 ## dagster dev with the UI in Chromium, PostgreSQL, the image's gRPC command, the README).
 test: $(BIN)/activate
 	$(BIN)/ruff check .
-	$(BIN)/pytest -n 2 --dist loadfile
+	$(BIN)/pytest -n 2 --dist loadfile --durations=10
 
 ## Compare the project's Dagster CLI with a plain dlt script (README: Benchmarks).
 bench: $(BIN)/activate

@@ -18,7 +18,7 @@ from pathlib import Path
 import duckdb
 import pytest
 import requests
-from dagster import AssetKey, ExecuteInProcessResult, materialize
+from dagster import AssetKey, Definitions, ExecuteInProcessResult, materialize
 
 from persistiq_dagster.config import DEFAULT_CONCURRENT_REQUESTS, Settings
 from persistiq_dagster.defs.assets import build_load_assets
@@ -246,6 +246,19 @@ def loaded(tmp_path_factory) -> Iterator[Loaded]:
             )
         }
     yield Loaded(store, warehouse, results)
+
+
+def with_test_resources(defs: Definitions, **resources) -> Definitions:
+    """``defs`` as ``build_defs`` made them, with ``resources`` in place of the settings'."""
+    return Definitions(
+        assets=defs.assets,
+        asset_checks=defs.asset_checks,
+        jobs=defs.jobs,
+        schedules=defs.schedules,
+        sensors=defs.sensors,
+        executor=defs.executor,
+        resources={**(defs.resources or {}), **resources},
+    )
 
 
 def query(warehouse: PersistIQWarehouse, sql: str) -> list[tuple]:

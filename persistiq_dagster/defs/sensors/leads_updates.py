@@ -240,9 +240,14 @@ def build_leads_updates_sensor(
             "only leads already seen and PersistIQ has more (a bulk update in one second), "
             "steps past that second and launches every day since it. Starts from the beginning "
             "of today; never backfills older days. Skips, without moving on, while PersistIQ "
-            "cannot be read. When it requests today's leads it also requests today's events "
-            "and replies (persistiq_activity_job). "
-            f"Interval: {LEADS_SENSOR_INTERVAL_ENV} seconds."
+            "cannot be read. "
+            + (
+                "When it requests today's leads it also requests today's events and replies "
+                f"({jobs.activity.name}). "
+                if jobs.activity is not None
+                else ""
+            )
+            + f"Interval: {LEADS_SENSOR_INTERVAL_ENV} seconds."
         ),
     )
     def leads_updates_sensor(

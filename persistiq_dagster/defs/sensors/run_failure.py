@@ -79,10 +79,9 @@ def build_run_failure_sensor(job_names: Collection[str], webhook: str | None) ->
         name="persistiq_run_failure_sensor",
         default_status=DefaultSensorStatus.RUNNING,
         description=(
-            "Logs every failed PersistIQ run (persistiq_users_campaigns_job, persistiq_leads_job, "
-            "persistiq_activity_job, and asset materialisations and checks of PersistIQ assets) "
-            "with its run id, job, partition and "
-            f"error, and posts it as JSON to {FAILURE_WEBHOOK_URL_ENV} when that is set."
+            f"Logs every failed PersistIQ run ({', '.join(job_names)}, and asset "
+            "materialisations and checks of PersistIQ assets) with its run id, job, partition "
+            f"and error, and posts it as JSON to {FAILURE_WEBHOOK_URL_ENV} when that is set."
         ),
     )
     def persistiq_run_failure_sensor(context: RunFailureSensorContext) -> None:

@@ -210,3 +210,24 @@ def test_out_of_memory_anywhere_in_the_error_chain_names_the_setting(tmp_path):
     assert "PERSISTIQ_DUCKDB_MEMORY_LIMIT=1GB" in explained
     assert warehouse.explain_failure(ValueError("another failure")) is None
     assert PersistIQWarehouse(destination="postgres").explain_failure(load_failure) is None
+
+
+def test_a_load_takes_the_warehouse_lock_before_reading_persistiq(emulator, persistiq, tmp_path):
+    """The asset step itself holds the lock: while another run has the warehouse, a load
+    waits, and past the bound fails naming that run, having read nothing."""
+    warehouse = PersistIQWarehouse(
+        duckdb_path=str(tmp_path / "w.duckdb"),
+        pipelines_dir=str(tmp_path / "p"),
+        lock_timeout_seconds=0.5,
+    )
+    holder = hold_lock(tmp_path / "w.duckdb.lock", seconds=60)
+    try:
+        result = run_assets(persistiq, warehouse, select=["users"], raise_on_error=False)
+    finally:
+        os.killpg(holder.pid, signal.SIGKILL)
+        holder.wait()
+
+    assert not result.success
+    text = failure_text(result)
+    assert "The warehouse is still in use after 0.5 s" in text and HOLDER in text
+    assert emulator.count() == 0

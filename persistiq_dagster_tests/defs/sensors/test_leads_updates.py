@@ -1,29 +1,20 @@
 """The sensors against the PersistIQ emulator over real HTTP, ticked through Dagster, and the
 leads sensor's rules one function at a time."""
 
-import json
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from zoneinfo import ZoneInfo
 
 import pytest
 from dagster import (
-    AssetCheckKey,
-    AssetKey,
     DagsterInstance,
-    DagsterRun,
     DefaultSensorStatus,
     Definitions,
     EnvVar,
-    build_run_status_sensor_context,
     build_sensor_context,
-    job,
-    op,
 )
 
 from persistiq_dagster import config
@@ -31,7 +22,6 @@ from persistiq_dagster.config import PersistIQConfigError, Settings
 from persistiq_dagster.defs.build import build_defs
 from persistiq_dagster.defs.jobs import LoadJobs
 from persistiq_dagster.defs.resources.persistiq import PersistIQResource
-from persistiq_dagster.defs.resources.warehouse import PersistIQWarehouse
 from persistiq_dagster.defs.sensors.leads_cursor import LeadsCursor, page_fingerprint
 from persistiq_dagster.defs.sensors.leads_poll import (
     SENSOR_MAX_RETRIES,
@@ -49,7 +39,6 @@ from persistiq_dagster.defs.sensors.leads_updates import (
     unread_page_days,
     untimed_leads_changed,
 )
-from persistiq_dagster.defs.sensors.run_failure import build_run_failure_sensor, is_persistiq_run
 from persistiq_dagster.source.windows import parse_instant
 from persistiq_dagster_tests.conftest import (
     DEFAULT_DEFS,
@@ -64,7 +53,6 @@ TZ = ZoneInfo(PARTITIONS.timezone)
 WRONG_KEY = "wrong-key-0123456789abcdef"
 LEADS_SENSOR_NAME = "persistiq_leads_updates_sensor"
 FAILURE_SENSOR_NAME = "persistiq_run_failure_sensor"
-JOB_NAMES = [load_job.name for load_job in LOAD_JOBS.all]
 
 
 def today_start(tz: ZoneInfo = TZ) -> datetime:
@@ -77,19 +65,6 @@ def day_key(moment: datetime, tz: ZoneInfo = TZ) -> str:
 
 def utc_z(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def with_test_resources(defs: Definitions, **resources) -> Definitions:
-    """``defs`` as ``build_defs`` made them, with ``resources`` in place of the settings'."""
-    return Definitions(
-        assets=defs.assets,
-        asset_checks=defs.asset_checks,
-        jobs=defs.jobs,
-        schedules=defs.schedules,
-        sensors=defs.sensors,
-        executor=defs.executor,
-        resources={**(defs.resources or {}), **resources},
-    )
 
 
 @pytest.fixture
@@ -670,173 +645,3 @@ def test_rule_6_run_requests():
     leads_only = run_requests(no_activity, PARTITIONS, days, today, after, "abc", new_cursor)
     assert [r.job_name for r in leads_only] == ["persistiq_leads_job"] * 2
     assert run_requests(LOAD_JOBS, PARTITIONS, set(), today, after, "abc", new_cursor) == []
-
-
-# -- the run failure sensor --------------------------------------------------------------------
-
-
-class Webhook:
-    """A tiny HTTP server on loopback that records each POSTed JSON body."""
-
-    def __init__(self, status: int = 200) -> None:
-        self.bodies: list[bytes] = []
-        webhook = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
-                webhook.bodies.append(self.rfile.read(int(self.headers["Content-Length"])))
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/secret-token"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def payloads(self) -> list[dict]:
-        return [json.loads(body) for body in self.bodies]
-
-    def __enter__(self) -> "Webhook":
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=5)
-
-
-@pytest.fixture
-def webhook() -> Iterator[Webhook]:
-    with Webhook() as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def failed_leads_run(tmp_path_factory):
-    """A real run of the leads job that fails on a wrong API key: (instance, run, failure
-    event)."""
-    tmp_path = tmp_path_factory.mktemp("failed_run")
-    with (
-        PersistIQEmulator(store=make_dataset(leads=20, seed=1)) as emulator,
-        DagsterInstance.ephemeral() as instance,
-    ):
-        defs = with_test_resources(
-            DEFAULT_DEFS,
-            persistiq=persistiq_for(emulator, api_key=WRONG_KEY),
-            warehouse=PersistIQWarehouse(
-                duckdb_path=str(tmp_path / "warehouse.duckdb"),
-                pipelines_dir=str(tmp_path / "dlt_pipelines"),
-            ),
-        )
-        job_def = defs.resolve_job_def(LOAD_JOBS.leads.name)
-        result = job_def.execute_in_process(
-            instance=instance, partition_key=day_key(datetime.now(UTC)), raise_on_error=False
-        )
-        assert not result.success
-        yield instance, result.dagster_run, result.get_run_failure_event()
-
-
-def failure_context(failed_run):
-    instance, run, event = failed_run
-    return build_run_status_sensor_context(
-        sensor_name=FAILURE_SENSOR_NAME,
-        dagster_instance=instance,
-        dagster_run=run,
-        dagster_event=event,
-    ).for_run_failure()
-
-
-def failure_sensor(webhook_url: str | None):
-    """The run failure sensor as ``build_defs`` builds it, posting to ``webhook_url``."""
-    return build_run_failure_sensor(JOB_NAMES, webhook_url)
-
-
-def test_failure_sensor_logs_and_posts_to_webhook(failed_leads_run, webhook, capsys):
-    # The URL is a setting, read when the Definitions are built.
-    settings = Settings.from_env({config.FAILURE_WEBHOOK_URL_ENV: webhook.url})
-    assert settings.failure_webhook_url == webhook.url
-    sensor = build_defs(settings).get_repository_def().get_sensor_def(FAILURE_SENSOR_NAME)
-    _, run, _ = failed_leads_run
-    sensor(failure_context(failed_leads_run))
-
-    [payload] = webhook.payloads
-    assert payload["run_id"] == run.run_id
-    assert payload["job"] == "persistiq_leads_job"
-    assert payload["partition"] == day_key(datetime.now(UTC))
-    assert run.run_id in payload["text"] and "\n" not in payload["text"]
-    # The step's error says what PersistIQ answered and which setting to change.
-    assert "401 unauthorized" in payload["text"] and config.API_KEY_ENV in payload["text"]
-    assert WRONG_KEY not in webhook.bodies[0].decode()
-    logged = capsys.readouterr().err
-    assert f"PersistIQ run {run.run_id} of persistiq_leads_job" in logged
-    assert "ERROR" in logged
-    assert WRONG_KEY not in logged
-
-
-def test_failure_sensor_without_webhook_only_logs(failed_leads_run, webhook, monkeypatch, capsys):
-    # Built without a URL, the sensor posts nowhere: the environment is not read at the tick.
-    monkeypatch.setenv(config.FAILURE_WEBHOOK_URL_ENV, webhook.url)
-    _, run, _ = failed_leads_run
-    failure_sensor(None)(failure_context(failed_leads_run))
-    assert webhook.bodies == []
-    assert run.run_id in capsys.readouterr().err
-
-
-@pytest.mark.parametrize("status", [500, None])
-def test_failing_webhook_is_logged_not_raised(failed_leads_run, capsys, status):
-    if status is None:
-        url = f"http://127.0.0.1:{closed_port()}/hooks/secret-token"
-        failure_sensor(url)(failure_context(failed_leads_run))
-    else:
-        with Webhook(status=status) as failing:
-            failure_sensor(failing.url)(failure_context(failed_leads_run))
-            assert len(failing.bodies) == 1
-    logged = capsys.readouterr().err
-    assert config.FAILURE_WEBHOOK_URL_ENV in logged
-    assert "secret-token" not in logged
-
-
-def test_failure_sensor_ignores_other_runs(failed_leads_run, webhook, capsys):
-    instance, _, _ = failed_leads_run
-
-    @op
-    def explode() -> None:
-        raise RuntimeError("not PersistIQ")
-
-    @job
-    def unrelated_job() -> None:
-        explode()
-
-    result = unrelated_job.execute_in_process(instance=instance, raise_on_error=False)
-    context = failure_context((instance, result.dagster_run, result.get_run_failure_event()))
-    capsys.readouterr()  # the run's own logs
-    failure_sensor(webhook.url)(context)
-    assert webhook.bodies == []
-    assert result.dagster_run.run_id not in capsys.readouterr().err
-
-
-def test_implicit_asset_job_runs_of_persistiq_assets_are_watched():
-    def run(job_name: str, keys=None, checks=None) -> DagsterRun:
-        return DagsterRun(job_name=job_name, asset_selection=keys, asset_check_selection=checks)
-
-    leads_check = AssetCheckKey(AssetKey(["persistiq", "leads"]), "id_unique_and_not_null")
-    other_check = AssetCheckKey(AssetKey(["other", "table"]), "id_unique_and_not_null")
-    watched = JOB_NAMES
-    assert is_persistiq_run(
-        run("__ASSET_JOB", frozenset({AssetKey(["persistiq", "leads"])})), watched
-    )
-    assert not is_persistiq_run(
-        run("__ASSET_JOB", frozenset({AssetKey(["other", "table"])})), watched
-    )
-    assert is_persistiq_run(run("__ASSET_JOB", checks=frozenset({leads_check})), watched)
-    assert not is_persistiq_run(run("__ASSET_JOB", checks=frozenset({other_check})), watched)
-    assert is_persistiq_run(run("__ASSET_JOB"), watched)  # every asset of the code location
-    assert is_persistiq_run(run("persistiq_users_campaigns_job"), watched)
-    assert not is_persistiq_run(run("unrelated_job"), watched)
-    # The jobs are known by the names given: a job the settings left out is not watched.
-    assert not is_persistiq_run(run("persistiq_activity_job"), ["persistiq_leads_job"])
