@@ -21,6 +21,9 @@ COPY setup.py pyproject.toml constraints.txt ./
 RUN pip install --no-cache-dir -c constraints.txt '.[postgres]'
 COPY persistiq_dagster ./persistiq_dagster
 RUN pip install --no-cache-dir --no-deps --force-reinstall -c constraints.txt '.[postgres]'
+# The dbt project's manifest, parsed once here, as Dagster recommends: the code server reads it
+# instead of running dbt each time it loads the Definitions.
+RUN python -m persistiq_dagster.cli.prepare_analytics
 
 FROM python:3.11-slim
 # A user of its own, not root. Numeric in USER below, so that Kubernetes' runAsNonRoot can check

@@ -8,6 +8,12 @@ LOCK_VENV := .venv-lock
 
 .PHONY: demo test test-fast lint bench dev clean lock
 
+# The dbt project's manifest, parsed again when a model, seed or macro changes (Dagster reads
+# it when it loads the Definitions, and parses only if it is older than the project).
+DBT_PROJECT := persistiq_dagster/dbt_project
+MANIFEST := $(DBT_PROJECT)/target/manifest.json
+DBT_FILES := $(shell find $(DBT_PROJECT) -path $(DBT_PROJECT)/target -prune -o -type f -print)
+
 $(BIN)/activate: setup.py pyproject.toml $(CONSTRAINTS)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
@@ -24,19 +30,22 @@ lock:
 	  $(LOCK_VENV)/bin/pip freeze --exclude-editable ) > $(CONSTRAINTS)
 	rm -rf $(LOCK_VENV)
 
+$(MANIFEST): $(BIN)/activate $(DBT_FILES)
+	$(BIN)/python -m persistiq_dagster.cli.prepare_analytics
+
 ## Load everything from the bundled PersistIQ emulator into DuckDB, then print row counts.
-demo: $(BIN)/activate
+demo: $(BIN)/activate $(MANIFEST)
 	$(BIN)/python -m persistiq_dagster.cli.demo
 
 ## The inner loop: ruff, then every test outside e2e/ but those marked slow, on two cores (in
 ## process: the emulator on loopback, real DuckDB files; no Dagster command line, no server).
-test-fast: $(BIN)/activate
+test-fast: $(BIN)/activate $(MANIFEST)
 	$(BIN)/ruff check .
-	$(BIN)/pytest -n 2 -m "not slow" --ignore=persistiq_dagster_tests/e2e
+	$(BIN)/pytest -n 2 --dist loadfile -m "not slow" --ignore=persistiq_dagster_tests/e2e
 
 ## Every test: the fast tier, then e2e/ (Dagster's command line and dg in fresh instances,
 ## dagster dev with the UI in Chromium, PostgreSQL, the image's gRPC command, the README).
-test: $(BIN)/activate
+test: $(BIN)/activate $(MANIFEST)
 	$(BIN)/ruff check .
 	$(BIN)/pytest -n 2 --dist loadfile --durations=10
 
@@ -45,9 +54,9 @@ bench: $(BIN)/activate
 	$(BIN)/python -m bench.compare
 
 ## Start the Dagster UI on http://127.0.0.1:3000 with the project's instance settings (dg dev).
-dev: $(BIN)/activate
+dev: $(BIN)/activate $(MANIFEST)
 	mkdir -p .dagster_home && cp dagster.yaml .dagster_home/dagster.yaml
 	DAGSTER_HOME=$(CURDIR)/.dagster_home $(BIN)/dg dev
 
 clean:
-	rm -rf $(VENV) data .dagster_home *.egg-info
+	rm -rf $(VENV) data .dagster_home *.egg-info $(DBT_PROJECT)/target

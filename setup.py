@@ -18,12 +18,33 @@ setup(
         "dlt[duckdb,parquet]>=1.31,<2",
         "requests>=2.32,<3",
         "filelock>=3.12,<5",  # the warehouse lock (also one of Dagster's own dependencies)
+        # The analytics models: dbt run by Dagster. dbt-core 1.12 depends on
+        # dbt-core-experimental-parser, whose source package downloads a wheel from GitHub
+        # while it builds, which fails wherever only package registries are reachable.
+        "dagster-dbt>=0.29.27,<0.30",
+        "dbt-core>=1.11,<1.12",
+        "dbt-duckdb>=1.11.1,<1.12",
+        "pyyaml>=6,<7",  # dbt's profile, written for each run
     ],
+    # The dbt project (models, seed, macros), read from the installed package.
+    package_data={
+        "persistiq_dagster": [
+            "dbt_project/*.yml",
+            "dbt_project/models/**/*",
+            "dbt_project/seeds/*",
+            "dbt_project/macros/*",
+        ]
+    },
     extras_require={
         # pytest-xdist: both test tiers run on every core (make test-fast, make test).
         "dev": ["pytest>=8,<10", "pytest-xdist>=3.8,<4", "ruff>=0.15,<1", "playwright>=1.50,<2"],
         # PERSISTIQ_DESTINATION=postgres (psycopg2, through dlt's own extra), and Dagster's own
         # storage on PostgreSQL for a production instance (deploy/dagster.yaml).
-        "postgres": ["dlt[postgres]>=1.31,<2", "dagster-postgres>=0.29.27,<0.30"],
+        # dbt-postgres: the analytics models on PostgreSQL.
+        "postgres": [
+            "dlt[postgres]>=1.31,<2",
+            "dagster-postgres>=0.29.27,<0.30",
+            "dbt-postgres>=1.11,<1.12",
+        ],
     },
 )

@@ -54,6 +54,8 @@ LOADER_FILE_FORMAT_ENV = "PERSISTIQ_LOADER_FILE_FORMAT"
 DUCKDB_MEMORY_LIMIT_ENV = "PERSISTIQ_DUCKDB_MEMORY_LIMIT"
 PIPELINES_DIR_ENV = "PERSISTIQ_PIPELINES_DIR"
 WAREHOUSE_LOCK_TIMEOUT_ENV = "PERSISTIQ_WAREHOUSE_LOCK_TIMEOUT_SECONDS"
+ANALYTICS_SCHEMA_ENV = "PERSISTIQ_ANALYTICS_SCHEMA"
+REPLY_TOLERANCE_ENV = "PERSISTIQ_REPLY_RECONCILIATION_TOLERANCE"
 
 # The PersistIQ client's defaults.
 DEFAULT_BASE_URL = "https://api.persistiq.com/v1/"
@@ -102,6 +104,13 @@ DEFAULT_DUCKDB_MEMORY_LIMIT = "128MB"
 # How long a step waits for another run to finish with the warehouse before it fails.
 DEFAULT_WAREHOUSE_LOCK_TIMEOUT_SECONDS = 1800
 
+# The analytics models (dbt): their schema, beside the dataset, and the warehouses they run on.
+DEFAULT_ANALYTICS_SCHEMA = "persistiq_analytics"
+ANALYTICS_DESTINATIONS = ("duckdb", "postgres")
+# How far the replied leads loaded may stray from PersistIQ's prospects_replied, as a share of
+# PersistIQ's count, before the reconciliation check warns.
+DEFAULT_REPLY_TOLERANCE = 0.05
+
 
 class PersistIQConfigError(ValueError):
     """A setting is missing or wrong; the message names the variable to change."""
@@ -138,6 +147,14 @@ class Settings:
     duckdb_memory_limit: str = DEFAULT_DUCKDB_MEMORY_LIMIT
     pipelines_dir: str | None = None  # dlt's default (~/.dlt/pipelines) when None
     warehouse_lock_timeout_seconds: int = DEFAULT_WAREHOUSE_LOCK_TIMEOUT_SECONDS
+    analytics_schema: str = DEFAULT_ANALYTICS_SCHEMA
+    reply_tolerance: float = DEFAULT_REPLY_TOLERANCE  # a share of prospects_replied, 0 to 1
+
+    @property
+    def runs_analytics(self) -> bool:
+        """Whether the dbt models are built: on DuckDB and PostgreSQL, the warehouses they
+        are tested on."""
+        return destination_type(self.destination) in ANALYTICS_DESTINATIONS
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -196,6 +213,8 @@ class Settings:
             warehouse_lock_timeout_seconds=env.whole_number(
                 WAREHOUSE_LOCK_TIMEOUT_ENV, DEFAULT_WAREHOUSE_LOCK_TIMEOUT_SECONDS, minimum=0
             ),
+            analytics_schema=env.read(ANALYTICS_SCHEMA_ENV, DEFAULT_ANALYTICS_SCHEMA, dataset_name),
+            reply_tolerance=env.read(REPLY_TOLERANCE_ENV, DEFAULT_REPLY_TOLERANCE, share),
         )
 
 
@@ -309,6 +328,17 @@ def dataset_name(raw: str) -> str:
             "with a digit"
         )
     return raw
+
+
+def share(raw: str) -> float:
+    """A share between 0 and 1, such as 0.05 (5%)."""
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 1:
+        raise ValueError("is not a share between 0 and 1, such as 0.05 for 5%")
+    return value
 
 
 def comma_list(raw: str) -> list[str]:

@@ -18,12 +18,14 @@ from pathlib import Path
 import duckdb
 import pytest
 import requests
-from dagster import AssetKey, Definitions, ExecuteInProcessResult, materialize
+from dagster import AssetKey, AssetSelection, Definitions, ExecuteInProcessResult, materialize
 
 from persistiq_dagster.config import DEFAULT_CONCURRENT_REQUESTS, Settings
+from persistiq_dagster.defs.analytics.resource import PersistIQAnalytics
 from persistiq_dagster.defs.assets import build_load_assets
 from persistiq_dagster.defs.build import build_defs
 from persistiq_dagster.defs.jobs import build_load_jobs
+from persistiq_dagster.defs.names import ANALYTICS_GROUP_NAME
 from persistiq_dagster.defs.partitions import daily_partitions, partition_range_tags
 from persistiq_dagster.defs.resources.dlt import PersistIQDltResource
 from persistiq_dagster.defs.resources.persistiq import PersistIQResource
@@ -32,6 +34,7 @@ from persistiq_dagster.source.catalog import (
     ACTIVITY_PIPELINE,
     CORE_PIPELINE,
     LEADS_PIPELINE,
+    TABLE_NAMES,
     pipeline_tables,
 )
 from persistiq_dagster_tests.postgres_server import (
@@ -246,6 +249,84 @@ def loaded(tmp_path_factory) -> Iterator[Loaded]:
             )
         }
     yield Loaded(store, warehouse, results)
+
+
+# The models are built on the standard load with days cut 8 hours west of UTC (a timezone
+# with summer time): events and replies near midnight UTC fall on the day before.
+MODELS_TIMEZONE = "America/Los_Angeles"
+
+
+def build_models(
+    warehouse: PersistIQWarehouse,
+    settings: Settings = DEFAULT_SETTINGS,
+    selection: AssetSelection | None = None,
+    raise_on_error: bool = True,
+    runs_dir: Path | None = None,
+) -> ExecuteInProcessResult:
+    """Materialise the analytics models (and seed, and their checks) on ``warehouse``; dbt's
+    run folders under ``runs_dir`` (the system's temporary folder when None)."""
+    defs = build_defs(settings)
+    analytics = PersistIQAnalytics.from_settings(settings)
+    if runs_dir is not None:
+        runs_dir.mkdir(parents=True, exist_ok=True)
+        analytics = PersistIQAnalytics(**{**analytics.model_dump(), "runs_dir": str(runs_dir)})
+    resources = {**(defs.resources or {}), "warehouse": warehouse, "analytics": analytics}
+    return materialize(
+        [*defs.assets, *defs.asset_checks],
+        selection=selection or AssetSelection.groups(ANALYTICS_GROUP_NAME),
+        resources=resources,
+        raise_on_error=raise_on_error,
+    )
+
+
+# What the models' data holds beyond the standard data, for the checks to find.
+UNMAPPED_EVENT_TYPES = {"email_forwarded": 2, "meeting_booked": 1}
+EXTRA_REPLIED = 5  # PersistIQ counts this many more replied leads for one campaign
+
+
+def models_dataset() -> EmulatorStore:
+    """The standard data, plus events of types the seed does not map, a campaign whose
+    prospects_replied is 5 above its loaded replies, and one that contacted nobody."""
+    store = ten_day_dataset(users=5, leads=345, campaigns=12, seed=7)
+    template = next(event for event in store.events if event["event_type"] == "email_sent")
+    kinds = [kind for kind, count in UNMAPPED_EVENT_TYPES.items() for _ in range(count)]
+    for number, kind in enumerate(kinds):
+        store.events.append({**template, "id": f"evt_unmapped{number}", "event_type": kind})
+    replied = next(c for c in store.campaigns if c["stats"]["prospects_replied"] > 0)
+    replied["stats"] = {
+        **replied["stats"],
+        "prospects_replied": replied["stats"]["prospects_replied"] + EXTRA_REPLIED,
+    }
+    silent = next(c for c in store.campaigns if not store.replies_of(c["id"]))
+    silent["stats"] = dict.fromkeys(silent["stats"], 0)
+    store.bump()
+    return store
+
+
+@dataclass(frozen=True)
+class Models:
+    """Every table loaded once from ``models_dataset()`` and the models built on it, days cut
+    in ``MODELS_TIMEZONE``; read-only for tests."""
+
+    store: EmulatorStore
+    warehouse: PersistIQWarehouse
+    result: ExecuteInProcessResult
+    timezone: str
+    runs_dir: Path  # dbt's run folders: empty once every run succeeded
+
+
+@pytest.fixture(scope="session")
+def models(tmp_path_factory) -> Models:
+    folder = tmp_path_factory.mktemp("models")
+    store = models_dataset()
+    warehouse = PersistIQWarehouse(
+        duckdb_path=str(folder / "warehouse.duckdb"), pipelines_dir=str(folder / "dlt_pipelines")
+    )
+    with PersistIQEmulator(store=store) as emulator:
+        run_assets(persistiq_for(emulator), warehouse, select=TABLE_NAMES)
+    settings, runs = Settings(timezone=MODELS_TIMEZONE), folder / "dbt_runs"
+    result = build_models(warehouse, settings, runs_dir=runs)
+    return Models(store, warehouse, result, MODELS_TIMEZONE, runs)
 
 
 def with_test_resources(defs: Definitions, **resources) -> Definitions:

@@ -17,6 +17,7 @@ from dlt.common.exceptions import MissingDependencyException
 
 from persistiq_dagster import config
 from persistiq_dagster.config import PersistIQConfigError, Settings
+from persistiq_dagster.defs.analytics.resource import PersistIQAnalytics
 from persistiq_dagster.defs.resources.persistiq import PersistIQResource
 from persistiq_dagster.defs.resources.warehouse import PersistIQWarehouse
 from persistiq_dagster.defs.schedules import build_schedules
@@ -70,8 +71,25 @@ def test_a_bad_start_date_names_the_variable():
             "lots",
             "is not an amount of memory such as 128MB or 2GB",
         ),
+        (
+            "PERSISTIQ_ANALYTICS_SCHEMA",
+            lambda settings: PersistIQAnalytics.from_settings(settings).schema_name,
+            "persistiq_analytics",
+            ("answers", "answers"),
+            "9lives",
+            "is not a dataset (schema) name: letters, digits and underscores, not starting "
+            "with a digit",
+        ),
+        (
+            "PERSISTIQ_REPLY_RECONCILIATION_TOLERANCE",
+            lambda settings: settings.reply_tolerance,
+            0.05,
+            ("0.2", 0.2),
+            "5%",
+            "is not a share between 0 and 1, such as 0.05 for 5%",
+        ),
     ],
-    ids=["concurrent-requests", "duckdb-memory-limit"],
+    ids=["concurrent-requests", "duckdb-memory-limit", "analytics-schema", "reply-tolerance"],
 )
 def test_a_setting_has_a_default_takes_a_value_and_names_itself_when_wrong(
     variable, read, default, accepted, refused_value, complaint

@@ -327,6 +327,22 @@ def _make_events(
     return events
 
 
+def _agree_with_replies(campaigns: list[dict], replies: list[dict]) -> None:
+    """Each campaign's prospects_replied becomes the distinct leads with a reply to it, as
+    PersistIQ's would be; the counts that contain it (opened, reached, contacted, total) are
+    raised to at least it."""
+    replied: dict[str, set[str]] = {}
+    for reply in replies:
+        replied.setdefault(reply["campaign_id"], set()).add(reply["lead_id"])
+    for campaign in campaigns:
+        stats = campaign["stats"]
+        stats["prospects_replied"] = len(replied.get(campaign["id"], ()))
+        floor = stats["prospects_replied"]
+        for name in ("prospects_opened", "prospects_reached", "prospects_contacted"):
+            stats[name] = floor = max(stats[name], floor)
+        stats["total_contacted"] = max(stats["total_contacted"], floor)
+
+
 def _make_catalog(rng: random.Random, tags: int, dnc_domains: int) -> dict[str, list[dict]]:
     """Lead statuses, lead fields, tags and do-not-contact domains."""
     taken: set[str] = set()
@@ -366,6 +382,7 @@ def make_dataset(
     tags: int = 25,
     dnc_domains: int = 130,
     event_shape: str = "openapi",
+    stats_agree_with_replies: bool = True,
 ) -> EmulatorStore:
     """Build a store of generated records; the same arguments always give the same data.
 
@@ -378,7 +395,9 @@ def make_dataset(
     replies to campaign leads are sent in [updated_from, updated_to] and `events` events happen
     in [updated_from, updated_to), both at whole seconds, a few exactly at 00:00:00Z (and two
     events on one second); plus 6 lead statuses, 8 lead fields, `tags` tags and `dnc_domains`
-    do-not-contact domains. Events come in `event_shape`: "openapi" or "docs".
+    do-not-contact domains. Events come in `event_shape`: "openapi" or "docs". With
+    `stats_agree_with_replies` (the default), each campaign's prospects_replied is the
+    distinct leads with a reply to it; without, the campaigns' stats are as first drawn.
     """
     if event_shape not in EVENT_SHAPES:
         raise ValueError(f"event_shape must be one of {EVENT_SHAPES}, not {event_shape!r}")
@@ -426,6 +445,8 @@ def make_dataset(
         start,
         start + span,
     )
+    if stats_agree_with_replies:
+        _agree_with_replies(campaign_records, reply_records)
     catalog = _make_catalog(random.Random(f"persistiq-catalog:{seed}"), tags, dnc_domains)
     return EmulatorStore(
         user_records,

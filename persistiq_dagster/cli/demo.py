@@ -1,16 +1,23 @@
-"""``make demo``: load everything from the bundled PersistIQ emulator into DuckDB.
+"""``make demo``: load everything from the bundled PersistIQ emulator into DuckDB, build the
+analytics models, and print the answers.
 
 Starts the emulator on loopback, builds the Definitions from the environment's settings
 pointed at it (``build_defs``), runs their asset jobs in process (the same assets, checks and
-resources ``dagster dev`` uses), then prints one line per table: current rows in the
-warehouse next to records on the server.
+resources ``dagster dev`` uses), then builds the models (the group ``persistiq_analytics``).
+It prints a line per step, then one line per table (current rows in the warehouse next to
+records on the server), the checks, and the campaigns by reply rate. Dagster's own log goes to
+a file beside the warehouse, which the demo names.
 """
 
 import argparse
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import duckdb
+from dagster import AssetSelection, materialize
 
 from persistiq_dagster.config import (
     API_KEY_ENV,
@@ -21,6 +28,7 @@ from persistiq_dagster.config import (
     Settings,
 )
 from persistiq_dagster.defs.build import build_defs
+from persistiq_dagster.defs.names import ANALYTICS_GROUP_NAME
 from persistiq_dagster.defs.partitions import partition_range_tags
 from persistiq_dagster.source.current_rows import VALID_TO_COLUMN, is_snapshot
 from persistiq_emulator import EmulatorStore, PersistIQEmulator, make_dataset
@@ -31,6 +39,13 @@ ASSET_JOBS = ("persistiq_users_campaigns_job", "persistiq_leads_job", "persistiq
 PARTITIONED_JOBS = ("persistiq_leads_job", "persistiq_activity_job")
 
 DEMO_DUCKDB_PATH = str(PROJECT_DIR / "data" / "persistiq_demo.duckdb")
+TOP_CAMPAIGNS = 10
+PERFORMANCE_SQL = """
+select campaign_name, contacted, replied, reply_rate, positive_replies, positive_reply_rate
+from {schema}.campaign_performance
+order by reply_rate desc nulls last, replied desc, campaign_name
+limit {limit}
+"""
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -57,22 +72,36 @@ def main(argv: list[str] | None = None) -> int:
             print(error, file=sys.stderr)
             return 2
         os.environ[API_KEY_ENV] = emulator.api_key  # the key is read when a run starts
+        log_path = Path(settings.duckdb_path).with_suffix(".log")
+        print(f"Dagster's log: {log_path}")
         defs = build_defs(settings)
 
         # Partitioned jobs run every day the emulator's data spans, as one run (a backfill).
         every_day = partition_range_tags(*DEFAULT_UPDATED_DAYS)
-        results = [
-            defs.resolve_job_def(name).execute_in_process(
-                tags=every_day if name in PARTITIONED_JOBS else None
-            )
-            for name in ASSET_JOBS
-            if name in {job.name for job in defs.jobs or ()}
-        ]
+        results = []
+        for name in ASSET_JOBS:
+            if name not in {job.name for job in defs.jobs or ()}:
+                continue
+            print(f"Running {name} ...", flush=True)
+            with output_to(log_path):
+                tags = every_day if name in PARTITIONED_JOBS else None
+                results.append(defs.resolve_job_def(name).execute_in_process(tags=tags))
+        if settings.runs_analytics and all(result.success for result in results):
+            print("Building the analytics models (dbt) ...", flush=True)
+            with output_to(log_path):
+                results.append(
+                    materialize(
+                        [*defs.assets, *(defs.asset_checks or ())],
+                        selection=AssetSelection.groups(ANALYTICS_GROUP_NAME),
+                        resources=defs.resources,
+                        raise_on_error=False,
+                    )
+                )
         served = served_counts(store, settings.enabled_tables)
         checks = [check for result in results for check in result.get_asset_check_evaluations()]
         pages = emulator.count()
     if not all(result.success for result in results):
-        print("The demo run failed; see the Dagster log above.", file=sys.stderr)
+        print(f"The demo run failed; see Dagster's log: {log_path}", file=sys.stderr)
         return 1
     duckdb_path, dataset = settings.duckdb_path, settings.dataset
     print(f"\nLoaded from {emulator.base_url} in {pages} requests into {duckdb_path}")
@@ -81,12 +110,52 @@ def main(argv: list[str] | None = None) -> int:
         for table, expected in served.items():
             (rows,) = connection.execute(current_rows_sql(dataset, table)).fetchone()
             print(f"{dataset + '.' + table:<36}{rows:>8}{expected:>11}")
+        if settings.runs_analytics:
+            print_campaign_performance(connection, settings.analytics_schema)
     failed = [f"{c.asset_key.to_user_string()} {c.check_name}" for c in checks if not c.passed]
     print(f"Asset checks: {len(checks) - len(failed)} of {len(checks)} passed", *failed, sep="\n  ")
-    query = f"select * from {dataset}.leads limit 5"
+    query = f"select * from {settings.analytics_schema}.campaign_performance limit 5"
     snippet = f"import duckdb; duckdb.connect('{duckdb_path}').sql('{query}').show()"
     print(f'\nQuery it: {sys.executable} -c "{snippet}"')
     return 0
+
+
+def print_campaign_performance(connection: duckdb.DuckDBPyConnection, schema: str) -> None:
+    """The top campaigns by reply rate, from the model campaign_performance."""
+    rows = connection.execute(PERFORMANCE_SQL.format(schema=schema, limit=TOP_CAMPAIGNS))
+    print(f"\nTop campaigns by reply rate ({schema}.campaign_performance)")
+    print(f"{'campaign':<32}{'contacted':>10}{'replied':>8}{'rate':>7}{'positive':>9}{'rate':>7}")
+    for name, contacted, replied, rate, positive, positive_rate in rows.fetchall():
+        print(
+            f"{name[:31]:<32}{contacted:>10}{replied:>8}{percent(rate):>7}"
+            f"{positive:>9}{percent(positive_rate):>7}"
+        )
+
+
+def percent(share: float | None) -> str:
+    return "-" if share is None else f"{share:.1%}"
+
+
+@contextmanager
+def output_to(path: Path) -> Iterator[None]:
+    """Everything written to stdout and stderr while the block runs, Dagster's log and dbt's
+    included, appended to ``path`` instead."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    with path.open("a") as log:
+        os.dup2(log.fileno(), 1)
+        os.dup2(log.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            os.close(saved[0])
+            os.close(saved[1])
 
 
 def served_counts(store: EmulatorStore, tables: tuple[str, ...]) -> dict[str, int]:

@@ -1,9 +1,22 @@
 """``build_defs(settings)``: the Dagster Definitions (assets, checks, jobs, schedules, sensors
 and resources), every one of them built from one ``Settings`` value."""
 
-from dagster import Definitions, in_process_executor
+from dataclasses import dataclass
+
+from dagster import (
+    AssetChecksDefinition,
+    AssetsDefinition,
+    Definitions,
+    SensorDefinition,
+    in_process_executor,
+)
 
 from persistiq_dagster.config import Settings
+from persistiq_dagster.defs.analytics.assets import build_analytics_assets
+from persistiq_dagster.defs.analytics.automation import build_analytics_automation_sensor
+from persistiq_dagster.defs.analytics.checks import build_analytics_checks
+from persistiq_dagster.defs.analytics.project import analytics_project
+from persistiq_dagster.defs.analytics.resource import PersistIQAnalytics
 from persistiq_dagster.defs.assets import build_load_assets
 from persistiq_dagster.defs.checks import build_table_checks
 from persistiq_dagster.defs.connection_check import build_connection_check_job
@@ -25,15 +38,21 @@ def build_defs(settings: Settings) -> Definitions:
     freshness_checks = build_freshness_checks(
         assets.all, settings.freshness_hours, settings.freshness_deadline, settings.timezone
     )
+    analytics = Analytics.build(settings)
     return Definitions(
-        assets=assets.all,
-        asset_checks=[*build_table_checks(settings.enabled_tables), *freshness_checks],
+        assets=[*assets.all, *analytics.assets],
+        asset_checks=[
+            *build_table_checks(settings.enabled_tables),
+            *freshness_checks,
+            *analytics.checks,
+        ],
         jobs=[*jobs.all, build_connection_check_job(settings.enabled_tables)],
         schedules=build_schedules(settings, jobs, partitions),
         sensors=[
             build_leads_updates_sensor(settings.leads_sensor_interval_seconds, partitions, jobs),
             build_run_failure_sensor([job.name for job in jobs.all], settings.failure_webhook_url),
             build_freshness_sensor(freshness_checks),
+            *analytics.sensors,
         ],
         # Every step holds the warehouse lock, so steps never run side by side: one process
         # per run, not one per step, saves a Python start and a load of these Definitions for
@@ -43,5 +62,28 @@ def build_defs(settings: Settings) -> Definitions:
             "dlt": PersistIQDltResource(),
             "persistiq": PersistIQResource.from_settings(settings),
             "warehouse": PersistIQWarehouse.from_settings(settings),
+            "analytics": PersistIQAnalytics.from_settings(settings),
         },
     )
+
+
+@dataclass(frozen=True)
+class Analytics:
+    """The dbt models with their checks and automation; none on a warehouse they do not run
+    on (``Settings.runs_analytics``)."""
+
+    assets: list[AssetsDefinition]
+    checks: list[AssetChecksDefinition]
+    sensors: list[SensorDefinition]
+
+    @classmethod
+    def build(cls, settings: Settings) -> "Analytics":
+        if not settings.runs_analytics:
+            return cls([], [], [])
+        models = build_analytics_assets(settings, analytics_project())
+        built = {key.path[-1] for key in models.keys}
+        return cls(
+            [models],
+            build_analytics_checks(built, settings.reply_tolerance),
+            [build_analytics_automation_sensor()],
+        )

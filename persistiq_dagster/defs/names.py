@@ -4,6 +4,9 @@ from dagster import AssetKey
 
 ASSET_KEY_PREFIX = "persistiq"
 GROUP_NAME = "persistiq"
+# The dbt models: keys persistiq_analytics/<model>, in a group of their own, so
+# --select 'group:persistiq_analytics' builds them all.
+ANALYTICS_GROUP_NAME = "persistiq_analytics"
 # Every step that touches the warehouse is in this pool (dagster.yaml may limit it).
 WAREHOUSE_POOL = "persistiq_warehouse"
 
@@ -18,3 +21,8 @@ LOAD_IDS_METADATA_KEY = "dlt/load_ids"
 def asset_key(table: str) -> AssetKey:
     """``persistiq/<table>``."""
     return AssetKey([ASSET_KEY_PREFIX, table])
+
+
+def model_key(model: str) -> AssetKey:
+    """``persistiq_analytics/<model>``: a dbt model or seed."""
+    return AssetKey([ANALYTICS_GROUP_NAME, model])

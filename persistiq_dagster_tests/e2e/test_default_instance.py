@@ -11,6 +11,7 @@ import duckdb
 import pytest
 from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus
 
+from persistiq_dagster_tests.analytics_oracle import campaign_performance
 from persistiq_dagster_tests.dagster_cli import (
     DAGSTER,
     MODULE,
@@ -27,6 +28,11 @@ LEADS = ["--select", "persistiq/leads", "--partition-range", "...".join(DEFAULT_
 CHECKS_PER_RUN = {"core": 6, "leads": 4}
 # Twice: a fresh instance on an empty warehouse, then another on the loaded one.
 REPEATS = 2
+# The load checks' names: the rest are the models' (dbt tests and the two that name findings).
+LOAD_CHECK_NAMES = {
+    "id_unique_and_not_null", "rows_match_last_load", "owner_id_not_null",
+    "freshness_check",
+}  # fmt: skip
 TIMEOUT = 300
 
 
@@ -120,3 +126,34 @@ def test_two_runs_started_at_once_on_one_duckdb_file_both_succeed(emulator, tmp_
     assert table_ids(duckdb_path, "leads") == sorted(lead["id"] for lead in emulator.store.leads)
     # One of them waited for the other's lock rather than failing on DuckDB's.
     assert any("Waiting up to" in output for output in outputs), outputs[0][-3000:]
+
+
+ACTIVITY = [
+    "--select", "persistiq/events,persistiq/replies",
+    "--partition-range", "...".join(DEFAULT_UPDATED_DAYS),
+]  # fmt: skip
+SNAPSHOTS = ["--select", "tag:persistiq/loads=snapshot"]
+MODELS = ["--select", "group:persistiq_analytics"]
+
+
+def test_load_then_build_the_models_from_the_cli(emulator, tmp_path):
+    """Every table loaded, then every model built, by the CLI in a fresh default instance:
+    campaign performance as computed from the emulator's own records, every check passing."""
+    duckdb_path = tmp_path / "warehouse" / "persistiq_warehouse.duckdb"
+    home = tmp_path / "dagster_home"
+    for selection in (SNAPSHOTS, LEADS, ACTIVITY, MODELS):
+        finish(cli(emulator, home, duckdb_path, *selection))
+
+    results = check_results(home)
+    analytics = [(name, passed) for name, passed in results if name not in LOAD_CHECK_NAMES]
+    assert len(analytics) == 39 and all(passed for _, passed in analytics), analytics
+    expected = campaign_performance(emulator.store)
+    with duckdb.connect(str(duckdb_path), read_only=True) as connection:
+        found = connection.execute(
+            "select campaign_id, leads, replied, replies, positive_replies "
+            "from persistiq_analytics.campaign_performance"
+        ).fetchall()
+    assert {row[0]: row[1:] for row in found} == {
+        campaign_id: (c["leads"], c["replied"], c["replies"], c["positive_replies"])
+        for campaign_id, c in expected.items()
+    }

@@ -8,19 +8,26 @@ import psycopg2
 import pytest
 from dagster import DagsterInstance, Definitions
 
+from persistiq_dagster.config import Settings
 from persistiq_dagster.defs.checks import build_table_checks
 from persistiq_dagster.defs.partitions import partition_range_tags
 from persistiq_dagster.defs.resources.dlt import PersistIQDltResource
 from persistiq_dagster.defs.resources.warehouse import PersistIQWarehouse
 from persistiq_dagster.source.catalog import TABLE_NAMES, is_snapshot
+from persistiq_dagster_tests import analytics_oracle as oracle
 from persistiq_dagster_tests.conftest import (
     DEFAULT_SETTINGS,
     EMULATOR_DAYS,
     LOAD_ASSETS,
     LOAD_JOBS,
+    MODELS_TIMEZONE,
+    build_models,
+    models_dataset,
+    persistiq_for,
     query,
     run_assets,
 )
+from persistiq_emulator import PersistIQEmulator
 
 
 def pg_rows(server, warehouse: PersistIQWarehouse, sql: str) -> list[tuple]:
@@ -138,3 +145,30 @@ def test_the_table_name_shown_is_where_to_query_it(postgres, postgres_warehouse,
     name = event.materialization.metadata["dagster/table_name"].value
     assert name == f"{postgres_warehouse.dataset_name}.{table}"
     assert pg_rows(postgres, postgres_warehouse, f"select count(*) from {name}")[0][0] > 0
+
+
+def test_the_models_on_postgres_match_the_emulators_records(postgres, postgres_warehouse):
+    """The same models as on DuckDB, built on PostgreSQL from the same data: every figure as
+    computed from the emulator's records, the same checks, the same two warnings."""
+    store = models_dataset()
+    with PersistIQEmulator(store=store) as emulator:
+        run_assets(persistiq_for(emulator), postgres_warehouse, select=TABLE_NAMES)
+    dataset = postgres_warehouse.dataset_name
+    settings = Settings(
+        destination="postgres",
+        dataset=dataset,
+        analytics_schema=f"{dataset}_analytics",
+        timezone=MODELS_TIMEZONE,
+    )
+    result = build_models(postgres_warehouse, settings)
+
+    for model in oracle.GRAIN:
+        with psycopg2.connect(postgres.url) as connection, connection.cursor() as cursor:
+            cursor.execute(f"select * from {dataset}_analytics.{model}")
+            names = [column.name for column in cursor.description]
+            rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+        oracle.assert_matches(model, rows, store, MODELS_TIMEZONE)
+    evaluations = result.get_asset_check_evaluations()
+    failed = sorted(e.asset_check_key.name for e in evaluations if not e.passed)
+    assert len(evaluations) == 39
+    assert failed == ["event_types_mapped", "replied_leads_match_persistiq"]

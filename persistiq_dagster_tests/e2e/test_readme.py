@@ -17,7 +17,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from dagster import DagsterInstance, DagsterRunStatus
+from dagster import AssetKey, DagsterInstance, DagsterRunStatus
 
 from persistiq_dagster_tests.dagster_cli import PROJECT_DIR
 
@@ -110,13 +110,20 @@ def test_the_readme_commands_work_as_written(tmp_path):
             session.wait(timeout=30)
     output = log.read_text()
     assert session.returncode == 0, output[-8000:]
-    assert "Asset checks: 31 of 31 passed" in output, output[-4000:]  # make demo
+    assert "Asset checks: 70 of 70 passed" in output, output[-4000:]  # make demo
+    assert "Top campaigns by reply rate (persistiq_analytics.campaign_performance)" in output
+    # make demo prints its steps, not Dagster's log (that goes to the file it names).
+    demo = output[output.index("::: README line") : output.index("Loaded from")]
+    assert "Dagster's log: " in demo and " - DEBUG - " not in demo, demo[-3000:]
     assert "10 of 10 endpoints answered" in output, output[-4000:]  # the connection check
     with DagsterInstance.from_config(str(copy / ".dagster_home")) as instance:
-        # The shell's runs (four dg launch, one dagster asset materialize) landed in the
-        # instance make dev uses...
+        # The shell's runs (five dg launch, the models' among them, one dagster asset
+        # materialize) landed in the instance make dev uses...
         runs = instance.get_runs()
-        assert [run.status for run in runs] == [DagsterRunStatus.SUCCESS] * 5
+        assert [run.status for run in runs] == [DagsterRunStatus.SUCCESS] * 6
+        assert instance.get_latest_materialization_event(
+            AssetKey(["persistiq_analytics", "campaign_performance"])
+        )
         # ...and the schedule was started under the code location make dev loads.
         (state,) = [s for s in instance.all_instigator_state() if s.name == SCHEDULE]
         assert state.status.value == "RUNNING"

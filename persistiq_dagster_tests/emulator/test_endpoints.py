@@ -61,16 +61,45 @@ def digest_of_seed_records(store: EmulatorStore) -> str:
 def test_users_leads_and_campaigns_are_exactly_what_they_were():
     # These digests pin the users (minus the new `mailboxes` key), leads and campaigns that
     # make_dataset() produced BEFORE the endpoints beyond the seeds were added; they were
-    # computed from that code. New data must come from random generators of its own.
-    assert digest_of_seed_records(make_dataset(seed=0)) == (
+    # computed from that code. New data must come from random generators of its own. Campaign
+    # stats that agree with the replies are the one deliberate change (see the next test).
+    assert digest_of_seed_records(make_dataset(seed=0, stats_agree_with_replies=False)) == (
         "b5384f11478ad0f0eb942db680001c8d3929908d85851594eddc50b1f3cc1ff3"
     )
-    assert digest_of_seed_records(make_dataset(seed=7, users=3, leads=1000, campaigns=4)) == (
+    drawn = make_dataset(seed=7, users=3, leads=1000, campaigns=4, stats_agree_with_replies=False)
+    assert digest_of_seed_records(drawn) == (
         "b245bf254e18a5808d63d3a8f321f7e2f0cb0f057d04d62cb0dd2736846c1a7a"
     )
     # Changing how much new data there is does not move the old data either.
-    lean = make_dataset(seed=0, events=3, replies=0, tags=0, dnc_domains=1, event_shape="docs")
-    assert digest_of_seed_records(lean) == digest_of_seed_records(make_dataset(seed=0))
+    lean = make_dataset(
+        seed=0, events=3, replies=0, tags=0, dnc_domains=1, event_shape="docs",
+        stats_agree_with_replies=False,
+    )  # fmt: skip
+    assert digest_of_seed_records(lean) == digest_of_seed_records(
+        make_dataset(seed=0, stats_agree_with_replies=False)
+    )
+
+
+def test_campaign_stats_agree_with_the_replies_and_nothing_else_moves():
+    """prospects_replied is the distinct leads with a reply, the counts that contain it are at
+    least it, and every other field of every record is as first drawn."""
+    agreeing, drawn = make_dataset(seed=3), make_dataset(seed=3, stats_agree_with_replies=False)
+    for name in ("users", "leads", "campaign_leads", "replies", "events"):
+        assert agreeing.records(name) == drawn.records(name), name
+    moved = 0
+    for campaign, first in zip(agreeing.campaigns, drawn.campaigns, strict=True):
+        assert {k: v for k, v in campaign.items() if k != "stats"} == {
+            k: v for k, v in first.items() if k != "stats"
+        }
+        stats = campaign["stats"]
+        replied = {r["lead_id"] for r in agreeing.replies if r["campaign_id"] == campaign["id"]}
+        assert stats["prospects_replied"] == len(replied)
+        assert stats["prospects_opened"] <= stats["prospects_reached"]
+        assert stats["prospects_reached"] <= stats["prospects_contacted"]
+        assert stats["prospects_replied"] <= stats["prospects_opened"]
+        assert stats["prospects_bounced"] == first["stats"]["prospects_bounced"]
+        moved += stats != first["stats"]
+    assert moved > 0
 
 
 def test_new_data_is_deterministic_and_seeded():

@@ -18,12 +18,17 @@ from dagster import (
 from persistiq_dagster import config
 from persistiq_dagster.config import PROJECT_DIR, PersistIQConfigError, Settings
 from persistiq_dagster.defs.build import build_defs
+from persistiq_dagster.defs.names import GROUP_NAME
 from persistiq_dagster.defs.resources.warehouse import PersistIQWarehouse
 from persistiq_dagster.source.catalog import PARENT_TABLE, TABLE_NAMES, TABLES_BY_NAME
 from persistiq_dagster.source.columns import columns_for
 from persistiq_dagster_tests.conftest import DEFAULT_DEFS, DEFAULT_SETTINGS
 
-SPECS = {spec.key.path[-1]: spec for spec in DEFAULT_DEFS.resolve_all_asset_specs()}
+SPECS = {
+    spec.key.path[-1]: spec
+    for spec in DEFAULT_DEFS.resolve_all_asset_specs()
+    if spec.group_name == GROUP_NAME
+}
 
 
 def own_tags(tags: dict[str, str]) -> dict[str, str]:
@@ -110,6 +115,7 @@ def specs_with(**environ: str) -> dict[str, dict]:
             ],
         }
         for spec in defs.resolve_all_asset_specs()
+        if spec.group_name == GROUP_NAME
     }
 
 

@@ -3,9 +3,6 @@ Dagster instance, and a DuckDB path that cannot be written."""
 
 import os
 import signal
-import subprocess
-import sys
-import textwrap
 import time
 from pathlib import Path
 
@@ -16,32 +13,8 @@ from persistiq_dagster.defs.build import build_defs
 from persistiq_dagster.defs.resources.warehouse import PersistIQWarehouse
 from persistiq_dagster.defs.resources.warehouse_lock import WarehouseBusyError, warehouse_lock
 from persistiq_dagster_tests.conftest import count_rows, run_assets
-from persistiq_dagster_tests.dagster_cli import PROJECT_DIR
 from persistiq_dagster_tests.defs.test_load_errors import failure_text
-
-HOLDER = "run 0f3a step persistiq_leads"
-
-
-def hold_lock(lock_path: Path, seconds: float) -> subprocess.Popen:
-    """Another process that holds ``lock_path`` for ``seconds``; returns once it holds it."""
-    script = textwrap.dedent(
-        f"""
-        import sys, time
-        from pathlib import Path
-        from persistiq_dagster.defs.resources.warehouse_lock import warehouse_lock
-        lock_path = Path({str(lock_path)!r})
-        with warehouse_lock(lock_path, {HOLDER!r}, timeout=5):
-            print("held", flush=True)
-            time.sleep({seconds})
-            lock_path.with_suffix(".done").touch()  # the last thing done while holding it
-        """
-    )
-    holder = subprocess.Popen(
-        [sys.executable, "-c", script], cwd=PROJECT_DIR, stdout=subprocess.PIPE, text=True,
-        start_new_session=True,
-    )  # fmt: skip
-    assert holder.stdout.readline().strip() == "held"
-    return holder
+from persistiq_dagster_tests.lock_holder import HOLDER, hold_lock
 
 
 def test_a_second_writer_waits_for_the_first(tmp_path):
