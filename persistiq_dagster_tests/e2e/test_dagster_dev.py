@@ -440,6 +440,49 @@ def test_the_daemon_ticks_the_leads_sensor_and_its_run_loads_todays_updates(
     }
 
 
+LATEST_MATERIALIZATION_QUERY = """
+query Latest($assetKey: AssetKeyInput!) {
+  assetOrError(assetKey: $assetKey) {
+    __typename
+    ... on Asset { assetMaterializations(limit: 1) { runId timestamp } }
+  }
+}
+"""
+RUN_TAGS_QUERY = """
+query RunTags($runId: ID!) {
+  runOrError(runId: $runId) { ... on Run { status tags { key value } } }
+}
+"""
+# The automation sensor's second tick is the first that may request (the first only looks),
+# then 30 s apart; and the models' run builds them.
+AUTOMATION_TIMEOUT = 240.0
+
+
+def test_the_models_follow_the_loads_with_nobody_acting(dagster_dev) -> None:
+    """Runs after the loads above (same server, Dagster's default instance but for its home):
+    nobody asks for the models, and Dagster's daemon builds them, campaign performance
+    included, through the automation sensor that is on by default."""
+    server, _, _ = dagster_dev
+    key = {"path": ["persistiq_analytics", "campaign_performance"]}
+    deadline = time.monotonic() + AUTOMATION_TIMEOUT
+    materialized: list[dict] = []
+    while not materialized and time.monotonic() < deadline:
+        answer = server.graphql(LATEST_MATERIALIZATION_QUERY, {"assetKey": key})["assetOrError"]
+        materialized = answer.get("assetMaterializations") or []
+        time.sleep(2)
+    if not materialized:
+        server.fail(f"no model was built within {AUTOMATION_TIMEOUT:.0f} s of the loads")
+    run = server.graphql(RUN_TAGS_QUERY, {"runId": materialized[0]["runId"]})["runOrError"]
+    assert run["status"] == "SUCCESS", run
+    tags = {tag["key"]: tag["value"] for tag in run["tags"]}
+    assert "persistiq_analytics_automation" in tags.values(), tags
+    with duckdb.connect(str(server.duckdb_path), read_only=True) as connection:
+        (campaigns,) = connection.execute(
+            "select count(*) from persistiq_analytics.campaign_performance"
+        ).fetchone()
+    assert campaigns > 0
+
+
 def test_definitions_validate_without_any_persistiq_setting(tmp_path: Path) -> None:
     """Definitions load with no PERSISTIQ_* variable at all: no key is needed until a run."""
     dagster_home = make_dagster_home(tmp_path / "dagster_home")
