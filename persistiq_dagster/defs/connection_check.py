@@ -8,7 +8,6 @@ A per-campaign list is asked about the first campaign on page 1 of ``/campaigns`
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from urllib.parse import urljoin
 
 import requests
 from dagster import Failure, JobDefinition, OpExecutionContext, Output, job, op
@@ -24,6 +23,7 @@ from persistiq_dagster.source.http.errors import (
     error_fields,
     redact,
 )
+from persistiq_dagster.source.http.urls import api_url
 
 CHECK_MAX_RETRIES = 1  # a check answers in seconds; a load retries for longer
 CHECK_MAX_RETRY_DELAY = 2.0
@@ -51,7 +51,7 @@ def ask(
         "Accept": "application/json",
     }
     try:
-        response = session.get(urljoin(persistiq.base_url, path), headers=headers)
+        response = session.get(api_url(persistiq.base_url, path), headers=headers)
     except requests.RequestException as error:
         why = connect_failure(error) or type(error).__name__
         detail = f"no answer ({why}); check {BASE_URL_ENV} and the network"

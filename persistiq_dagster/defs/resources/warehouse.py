@@ -94,13 +94,15 @@ class PersistIQWarehouse(ConfigurableResource):
 
     def explain_failure(self, error: BaseException) -> str | None:
         """One line, with the setting to change, when the warehouse could not take the load;
-        None otherwise. dlt keeps the load package: the next run loads it."""
+        None otherwise. The failed load wrote nothing; dagster-dlt starts every run from a
+        clean pipeline (it drops pending load packages), so the next run of the same window
+        reads PersistIQ again."""
         if self.is_duckdb and any("Out of Memory Error" in str(e) for e in causes(error)):
             return (
                 f"DuckDB ran out of the memory {config.DUCKDB_MEMORY_LIMIT_ENV} allows it "
                 f"({self.duckdb_memory_limit}) while loading into {self.duckdb_path}. Raise it, "
-                f"e.g. {config.DUCKDB_MEMORY_LIMIT_ENV}=1GB, and run again: nothing is lost, "
-                "dlt loads the pending package first."
+                f"e.g. {config.DUCKDB_MEMORY_LIMIT_ENV}=1GB, and run the same window again: "
+                "nothing was written, and that run reads PersistIQ again."
             )
         return None
 

@@ -17,6 +17,7 @@ from persistiq_dagster.source.http.errors import (
     raise_for_persistiq_error,
 )
 from persistiq_dagster.source.http.session import CONNECT_TIMEOUT_SECONDS
+from persistiq_dagster.source.http.urls import api_url
 from persistiq_dagster.source.leads import LEADS_CURSOR_PARAM
 
 LEADS_PATH = "leads"
@@ -52,7 +53,7 @@ def poll_leads(persistiq: PersistIQResource, updated_after: str) -> LeadsPage:
             "request_timeout": min(persistiq.request_timeout, SENSOR_MAX_REQUEST_TIMEOUT),
         }
     )
-    url = f"{persistiq.base_url.rstrip('/')}/{LEADS_PATH}"
+    url = api_url(persistiq.base_url, LEADS_PATH)
     attempts = quick.max_retries + 1
     session = quick.build_session()
     try:

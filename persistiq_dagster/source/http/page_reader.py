@@ -22,7 +22,6 @@ from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urljoin
 
 from requests import Session
 
@@ -33,6 +32,7 @@ from persistiq_dagster.source.http.pagination import (
     next_page_number,
 )
 from persistiq_dagster.source.http.request_budget import ABANDON_POLL_SECONDS, request_order
+from persistiq_dagster.source.http.urls import api_url
 
 
 @dataclass(frozen=True)
@@ -77,7 +77,7 @@ def page_fetcher(
 ) -> FetchPage:
     """GET one page of ``path`` with ``params``: a 4xx fails at once, a 2xx must hold the
     envelope, a 429 or 5xx left after the session's retries raises ``HTTPError``."""
-    url = urljoin(base_url, path)
+    url = api_url(base_url, path)
 
     def fetch(number: int) -> Page:
         page_params = {**params, PAGE_PARAM: number} if number > 1 else params

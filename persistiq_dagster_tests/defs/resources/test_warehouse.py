@@ -158,8 +158,12 @@ def test_duckdb_out_of_memory_names_the_setting_and_loses_nothing(
     assert "DuckDB ran out of the memory PERSISTIQ_DUCKDB_MEMORY_LIMIT allows it (1MB)" in (
         failure_text(result)
     )
+    # The next run of the same window reads PersistIQ again (dagster-dlt drops the failed
+    # run's package) and loads everything, once.
+    read_before = emulator.count("/v1/leads")
     enough = PersistIQWarehouse(**paths)  # the default limit
     run_assets(persistiq, enough, select=["leads"])
+    assert emulator.count("/v1/leads") > read_before
     assert count_rows(enough, "leads") == len(store.leads)
 
 
@@ -181,6 +185,7 @@ def test_out_of_memory_anywhere_in_the_error_chain_names_the_setting(tmp_path):
     assert explained is not None
     assert "DuckDB ran out of the memory PERSISTIQ_DUCKDB_MEMORY_LIMIT allows it (1MB)" in explained
     assert "PERSISTIQ_DUCKDB_MEMORY_LIMIT=1GB" in explained
+    assert "that run reads PersistIQ again" in explained and "pending" not in explained
     assert warehouse.explain_failure(ValueError("another failure")) is None
     assert PersistIQWarehouse(destination="postgres").explain_failure(load_failure) is None
 
