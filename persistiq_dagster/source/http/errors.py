@@ -19,7 +19,7 @@ HINTS = {
     400: "PersistIQ rejected the request parameters; check PERSISTIQ_START_DATE.",
     401: f"PersistIQ did not accept the API key; set {API_KEY_ENV} to a valid key.",
     403: f"The key in {API_KEY_ENV} is not allowed to read this endpoint.",
-    404: f"The endpoint does not exist; check {BASE_URL_ENV} (it should end in /v1/).",
+    404: f"The endpoint does not exist; check {BASE_URL_ENV} (it should end in /v1).",
 }
 
 
