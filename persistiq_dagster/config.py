@@ -54,6 +54,7 @@ LOADER_FILE_FORMAT_ENV = "PERSISTIQ_LOADER_FILE_FORMAT"
 DUCKDB_MEMORY_LIMIT_ENV = "PERSISTIQ_DUCKDB_MEMORY_LIMIT"
 PIPELINES_DIR_ENV = "PERSISTIQ_PIPELINES_DIR"
 WAREHOUSE_LOCK_TIMEOUT_ENV = "PERSISTIQ_WAREHOUSE_LOCK_TIMEOUT_SECONDS"
+ACTIVITY_LOOKBACK_DAYS_ENV = "PERSISTIQ_ACTIVITY_LOOKBACK_DAYS"
 ANALYTICS_SCHEMA_ENV = "PERSISTIQ_ANALYTICS_SCHEMA"
 REPLY_TOLERANCE_ENV = "PERSISTIQ_REPLY_RECONCILIATION_TOLERANCE"
 
@@ -78,6 +79,9 @@ DEFAULT_TIMEZONE = "UTC"
 DEFAULT_USERS_CAMPAIGNS_CRON = "0 6 * * *"
 DEFAULT_LEADS_CRON = "15 0 * * *"  # just after midnight: yesterday's partition has closed
 DEFAULT_ACTIVITY_CRON = "30 0 * * *"  # events and replies of the day that closed
+# Days the activity schedule reads, ending with the day that closed: PersistIQ may show an
+# event or reply after its day was loaded; rows merge on id, so a day read again never doubles.
+DEFAULT_ACTIVITY_LOOKBACK_DAYS = 3
 DEFAULT_LEADS_SENSOR_INTERVAL_SECONDS = 300
 DEFAULT_FRESHNESS_HOURS = 26  # the daily refresh, with two hours to spare
 DEFAULT_FRESHNESS_DEADLINE = time(9, 0)  # by when the day that closed at midnight is loaded
@@ -132,6 +136,7 @@ class Settings:
     users_campaigns_cron: str = DEFAULT_USERS_CAMPAIGNS_CRON
     leads_cron: str = DEFAULT_LEADS_CRON
     activity_cron: str = DEFAULT_ACTIVITY_CRON
+    activity_lookback_days: int = DEFAULT_ACTIVITY_LOOKBACK_DAYS
     leads_sensor_interval_seconds: int = DEFAULT_LEADS_SENSOR_INTERVAL_SECONDS
     freshness_hours: int = DEFAULT_FRESHNESS_HOURS
     freshness_deadline: time = DEFAULT_FRESHNESS_DEADLINE
@@ -183,6 +188,9 @@ class Settings:
             ),
             leads_cron=env.read(LEADS_CRON_ENV, DEFAULT_LEADS_CRON, cron),
             activity_cron=env.read(ACTIVITY_CRON_ENV, DEFAULT_ACTIVITY_CRON, cron),
+            activity_lookback_days=env.whole_number(
+                ACTIVITY_LOOKBACK_DAYS_ENV, DEFAULT_ACTIVITY_LOOKBACK_DAYS
+            ),
             leads_sensor_interval_seconds=env.whole_number(
                 LEADS_SENSOR_INTERVAL_ENV, DEFAULT_LEADS_SENSOR_INTERVAL_SECONDS
             ),

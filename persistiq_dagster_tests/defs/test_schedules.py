@@ -8,6 +8,7 @@ from dagster import DefaultScheduleStatus, build_schedule_context
 from persistiq_dagster import config
 from persistiq_dagster.config import Settings
 from persistiq_dagster.defs.build import build_defs
+from persistiq_dagster.defs.partitions import partition_range_tags
 from persistiq_dagster.defs.schedules import build_schedules
 from persistiq_dagster_tests.conftest import (
     DEFAULT_DEFS,
@@ -63,7 +64,7 @@ def test_leads_tick_requests_the_day_that_just_closed_and_its_run_loads_that_day
     assert days == [("2024-01-05",)]
 
 
-def test_activity_tick_requests_the_day_that_just_closed():
+def test_activity_tick_requests_the_day_that_just_closed_and_the_two_before():
     context = build_schedule_context(
         scheduled_execution_time=datetime(2024, 2, 11, 0, 30, tzinfo=UTC),
         repository_def=DEFAULT_DEFS.get_repository_def(),
@@ -72,8 +73,59 @@ def test_activity_tick_requests_the_day_that_just_closed():
     (request,) = activity_daily_schedule.evaluate_tick(context).run_requests
 
     assert activity_daily_schedule.job_name == "persistiq_activity_job"
+    assert request.partition_key is None  # one run over the range, as a backfill
+    assert partition_range_tags("2024-02-08", "2024-02-10").items() <= request.tags.items()
+    assert request.run_key == "persistiq_activity_daily:2024-02-08...2024-02-10"
+
+
+def test_the_lookback_is_a_setting_and_stops_at_the_first_day():
+    one_day = Settings.from_env({config.ACTIVITY_LOOKBACK_DAYS_ENV: "1"})
+    defs = build_defs(one_day)
+    schedule = next(s for s in defs.schedules if s.name == "persistiq_activity_daily")
+    context = build_schedule_context(
+        scheduled_execution_time=datetime(2024, 2, 11, 0, 30, tzinfo=UTC),
+        repository_def=defs.get_repository_def(),
+    )
+    (request,) = schedule.evaluate_tick(context).run_requests
     assert request.partition_key == "2024-02-10"
     assert request.run_key == "persistiq_activity_daily:2024-02-10"
+    # The day after the first partition: the window starts at the first partition.
+    early = build_schedule_context(
+        scheduled_execution_time=datetime(2024, 1, 3, 0, 30, tzinfo=UTC),
+        repository_def=DEFAULT_DEFS.get_repository_def(),
+    )
+    (first,) = activity_daily_schedule.evaluate_tick(early).run_requests
+    assert partition_range_tags("2024-01-01", "2024-01-02").items() <= first.tags.items()
+
+
+def test_an_event_shown_after_its_day_was_loaded_is_read_by_the_next_tick(
+    emulator, store, persistiq, warehouse
+):
+    """The tick of Jan 6 loads Jan 3-5; PersistIQ then shows an event of Jan 5; the tick of
+    Jan 7 reads Jan 4-6 again and loads it, and no event twice."""
+
+    def tick_and_run(day: int) -> None:
+        context = build_schedule_context(
+            scheduled_execution_time=datetime(2024, 1, day, 0, 30, tzinfo=UTC),
+            repository_def=DEFAULT_DEFS.get_repository_def(),
+        )
+        (request,) = activity_daily_schedule.evaluate_tick(context).run_requests
+        run_assets(persistiq, warehouse, select=["events"], tags=request.tags)
+
+    tick_and_run(6)
+    template = next(e for e in store.events if e["created_at"].startswith("2024-01-05"))
+    late = {**template, "id": "evt_late", "created_at": "2024-01-05T12:00:00Z"}
+    store.events.append(late)
+    store.bump()
+    tick_and_run(7)
+
+    loaded = query(warehouse, "select id from persistiq.events")
+    ids = [row[0] for row in loaded]
+    assert "evt_late" in ids and len(ids) == len(set(ids))
+    expected = {
+        e["id"] for e in store.events if "2024-01-03" <= e["created_at"][:10] <= "2024-01-06"
+    }
+    assert set(ids) == expected
 
 
 def test_the_times_and_timezone_come_from_the_settings():
