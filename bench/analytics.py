@@ -26,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
@@ -51,7 +52,7 @@ def load(settings: Settings) -> None:
     store = make_dataset(users=5, leads=2345, campaigns=30, events=4000, replies=600)
     with PersistIQEmulator(store=store) as emulator:
         os.environ["PERSISTIQ_API_KEY"] = emulator.api_key
-        defs = build_defs(Settings(**{**settings.__dict__, "base_url": emulator.base_url}))
+        defs = build_defs(replace(settings, base_url=emulator.base_url))
         every_day = partition_range_tags(*DEFAULT_UPDATED_DAYS)
         for name in LOAD_JOBS:
             job = defs.resolve_job_def(name)
@@ -73,11 +74,11 @@ def grow(duckdb_path: str, dataset: str, rows: int) -> dict[str, int]:
             connection.execute(
                 f"""
                 insert into {name} by name
-                select t.* replace ('{table}_bench_' || i as id{shifted})
+                select t.* exclude (n) replace ('{table}_bench_' || i as id{shifted})
                 from range({rows - have}) r(i)
                 join (select *, row_number() over () - 1 as n from {name}) t
                   on t.n = i % {have}
-                """.replace("t.* replace", "t.* exclude (n) replace")
+                """
             )
         return {
             table: connection.execute(f"select count(*) from {dataset}.{table}").fetchone()[0]

@@ -62,7 +62,7 @@ OWNER_CHECKED_TABLES = ("leads",)
 
 
 @contextmanager
-def _sql_client(
+def held_sql_client(
     context: AssetCheckExecutionContext, warehouse: PersistIQWarehouse, pipeline_name: str
 ) -> Iterator[SqlClientBase]:
     """An open connection to the pipeline's dataset, through dlt's own client, with the
@@ -280,7 +280,7 @@ def pipeline_checks(pipeline_name: str, tables: Sequence[str]) -> AssetChecksDef
         context: AssetCheckExecutionContext, warehouse: PersistIQWarehouse
     ) -> Iterator[AssetCheckResult]:
         selected = context.selected_asset_check_keys
-        with _sql_client(context, warehouse, pipeline_name) as client:
+        with held_sql_client(context, warehouse, pipeline_name) as client:
             for key in (spec.key for spec in specs if spec.key in selected):
                 try:
                     yield RUN_CHECK[key.name](context, client, key)

@@ -27,8 +27,9 @@ from dlt.destinations.sql_client import SqlClientBase
 from persistiq_dagster import config
 from persistiq_dagster.defs.analytics.automation import with_its_asset
 from persistiq_dagster.defs.analytics.resource import PersistIQAnalytics
+from persistiq_dagster.defs.checks import held_sql_client
 from persistiq_dagster.defs.names import WAREHOUSE_POOL, model_key
-from persistiq_dagster.defs.resources.warehouse import PersistIQWarehouse, step_holder
+from persistiq_dagster.defs.resources.warehouse import PersistIQWarehouse
 from persistiq_dagster.source.catalog import CORE_PIPELINE
 from persistiq_dagster.source.current_rows import rows
 
@@ -76,10 +77,7 @@ def build_analytics_checks(models: set[str], tolerance: float) -> list[AssetChec
         warehouse: PersistIQWarehouse,
     ) -> Iterator[AssetCheckResult]:
         selected = {key.name for key in context.selected_asset_check_keys}
-        with (
-            warehouse.lock(step_holder(context), log=context.log.info),
-            warehouse.build_pipeline(CORE_PIPELINE).sql_client() as client,
-        ):
+        with held_sql_client(context, warehouse, CORE_PIPELINE) as client:
             if EVENT_TYPES_CHECK in selected:
                 yield check_event_types(client, analytics.schema_name)
             if REPLIES_CHECK in selected:
