@@ -57,6 +57,7 @@ WAREHOUSE_LOCK_TIMEOUT_ENV = "PERSISTIQ_WAREHOUSE_LOCK_TIMEOUT_SECONDS"
 ACTIVITY_LOOKBACK_DAYS_ENV = "PERSISTIQ_ACTIVITY_LOOKBACK_DAYS"
 ANALYTICS_SCHEMA_ENV = "PERSISTIQ_ANALYTICS_SCHEMA"
 REPLY_TOLERANCE_ENV = "PERSISTIQ_REPLY_RECONCILIATION_TOLERANCE"
+MAX_MISSING_CAMPAIGNS_SHARE_ENV = "PERSISTIQ_MAX_MISSING_CAMPAIGNS_SHARE"
 
 # The PersistIQ client's defaults.
 DEFAULT_BASE_URL = "https://api.persistiq.com/v1/"
@@ -72,6 +73,10 @@ DEFAULT_REQUEST_TIMEOUT = 60.0
 # Reply bodies are what prospects wrote: personal data that reply rates and sentiment do not
 # need. Off by default (data minimisation); a team that reads them turns them on.
 DEFAULT_LOAD_REPLY_BODIES = False
+# A campaign deleted between the listing of campaigns and the reading of its leads or replies
+# answers 404 and is skipped. More than this share of them (or all) means the endpoint is gone,
+# not the campaigns: the run fails and retires nothing.
+DEFAULT_MAX_MISSING_CAMPAIGNS_SHARE = 0.2
 
 # Partitions, schedules and sensors.
 DEFAULT_START_DATE = "2024-01-01"
@@ -133,6 +138,7 @@ class Settings:
     concurrent_requests: int = DEFAULT_CONCURRENT_REQUESTS
     enabled_tables: tuple[str, ...] = TABLE_NAMES  # every table but the excluded ones
     load_reply_bodies: bool = DEFAULT_LOAD_REPLY_BODIES
+    max_missing_campaigns_share: float = DEFAULT_MAX_MISSING_CAMPAIGNS_SHARE  # 0 to 1
     users_campaigns_cron: str = DEFAULT_USERS_CAMPAIGNS_CRON
     leads_cron: str = DEFAULT_LEADS_CRON
     activity_cron: str = DEFAULT_ACTIVITY_CRON
@@ -183,6 +189,9 @@ class Settings:
             ),
             enabled_tables=env.read(EXCLUDE_TABLES_ENV, TABLE_NAMES, enabled_tables),
             load_reply_bodies=env.read(LOAD_REPLY_BODIES_ENV, DEFAULT_LOAD_REPLY_BODIES, yes_no),
+            max_missing_campaigns_share=env.read(
+                MAX_MISSING_CAMPAIGNS_SHARE_ENV, DEFAULT_MAX_MISSING_CAMPAIGNS_SHARE, share
+            ),
             users_campaigns_cron=env.read(
                 USERS_CAMPAIGNS_CRON_ENV, DEFAULT_USERS_CAMPAIGNS_CRON, cron
             ),

@@ -22,8 +22,8 @@ from persistiq_dagster.defs.resources.persistiq import PersistIQResource
 from persistiq_dagster.defs.resources.warehouse import PersistIQWarehouse
 from persistiq_dagster.defs.schedules import build_schedules
 from persistiq_dagster.source.catalog import TABLE_NAMES
-from persistiq_dagster_tests.conftest import LOAD_JOBS, PARTITIONS
 from persistiq_dagster_tests.dagster_cli import PROJECT_DIR, project_env
+from persistiq_dagster_tests.support import LOAD_JOBS, PARTITIONS
 
 CLI_TIMEOUT = 180
 
@@ -88,8 +88,22 @@ def test_a_bad_start_date_names_the_variable():
             "5%",
             "is not a share between 0 and 1, such as 0.05 for 5%",
         ),
+        (
+            "PERSISTIQ_MAX_MISSING_CAMPAIGNS_SHARE",
+            lambda settings: PersistIQResource.from_settings(settings).max_missing_campaigns_share,
+            0.2,
+            ("1", 1.0),
+            "1.5",
+            "is not a share between 0 and 1, such as 0.05 for 5%",
+        ),
     ],
-    ids=["concurrent-requests", "duckdb-memory-limit", "analytics-schema", "reply-tolerance"],
+    ids=[
+        "concurrent-requests",
+        "duckdb-memory-limit",
+        "analytics-schema",
+        "reply-tolerance",
+        "max-missing-campaigns-share",
+    ],
 )
 def test_a_setting_has_a_default_takes_a_value_and_names_itself_when_wrong(
     variable, read, default, accepted, refused_value, complaint

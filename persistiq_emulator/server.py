@@ -15,8 +15,10 @@ counted, before auth); 404 outside `/v1/`; 401 on a wrong/missing `x-api-key` (n
 the rate limit (every authenticated request counts, 429s and random faults included); a random
 fault (`fault_rate`); 404 for other paths or non-GET methods (paths match exactly, so
 `/v1/leads/` is a 404); 400 for a bad `page` (not an integer >= 1) on an endpoint that pages, or
-an unparseable `updated_after`/`created_after`/`start_at`/`end_at`; 404 `not_found` for a
-campaign in the path that does not exist ("Campaign c_... not found"); then the page. A repeated
+an unparseable `updated_after`/`created_after`/`start_at`/`end_at`; 404 for every campaign's
+list named in `missing_campaign_lists` (`"leads"`, `"replies"`: an endpoint PersistIQ moved, or
+a proxy that does not forward it); 404 `not_found` for a campaign in the path that does not
+exist ("Campaign c_... not found"); then the page. A repeated
 query parameter: the last one wins.
 
 `start_at`/`end_at` (events, replies) bound a window whose ends are both inclusive
@@ -34,7 +36,7 @@ import socket
 import threading
 import time
 import traceback
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from contextlib import suppress
 from dataclasses import dataclass, field
 from http import HTTPStatus
@@ -234,6 +236,7 @@ class PersistIQEmulator:
         host: str = "127.0.0.1",
         port: int = 0,
         window_ends: str = "inclusive",
+        missing_campaign_lists: Collection[str] = (),
     ) -> None:
         self.store = store if store is not None else make_dataset()
         self.api_key = api_key
@@ -241,6 +244,7 @@ class PersistIQEmulator:
         self.next_page_style = next_page_style
         self.window_ends = window_ends
         self.next_page_keeps_params = next_page_keeps_params
+        self.missing_campaign_lists = frozenset(missing_campaign_lists)
         self.rate_limit = rate_limit
         self.rate_limit_window = rate_limit_window
         self.fault_rate = fault_rate
@@ -429,6 +433,8 @@ class PersistIQEmulator:
         if method != "GET" or routed is None:
             return error_response(404, f"Not found: {method} {path}", rate_headers)
         resource, campaign_id = routed
+        if campaign_id is not None and path.rsplit("/", 1)[-1] in self.missing_campaign_lists:
+            return error_response(404, f"Not found: {method} {path}", rate_headers)
         endpoint = ENDPOINTS[resource]
         try:
             page = _parse_page(query.get("page")) if endpoint.paged else None

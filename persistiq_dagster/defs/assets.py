@@ -25,6 +25,7 @@ from dagster import (
 from dagster_dlt import DagsterDltResource, DagsterDltTranslator, dlt_assets
 from dlt.destinations.sql_client import SqlClientBase
 from dlt.extract.source import DltSource
+from dlt.pipeline.pipeline import Pipeline
 
 from persistiq_dagster.config import Settings
 from persistiq_dagster.defs.metadata.asset_pages import for_asset_pages
@@ -99,12 +100,13 @@ def load_with_dlt(
             raise Failure(
                 description=explanation, metadata={"pages read": dict(tally.pages)}
             ) from error
+        loaded_at = load_time(pipeline)
         with pipeline.sql_client() as client:  # one connection for every table of the run
             for event in events:
                 table = event.asset_key.path[-1]
                 rows_loaded = event.metadata.get("rows_loaded")  # left out when 0
                 loaded = int(rows_loaded.value) if rows_loaded else 0  # type: ignore[arg-type]
-                counts = {"dagster/row_count": _current_rows(client, table, loaded)}
+                counts = {"dagster/row_count": _current_rows(client, table, loaded, loaded_at)}
                 if context.has_partition_key:
                     counts["dagster/partition_row_count"] = loaded
                 if is_snapshot(table):
@@ -125,10 +127,22 @@ def load_with_dlt(
                 )
 
 
-def _current_rows(client: SqlClientBase, table: str, loaded: int) -> int:
-    """The table's current rows after a load of ``loaded`` rows (scd2 history left out)."""
+def load_time(pipeline: Pipeline) -> datetime:
+    """When the run's dlt load package was made: the time dlt's scd2 stamps on the rows a load
+    retires (``_dlt_valid_to``) and adds (``_dlt_valid_from``)."""
+    trace = pipeline.last_trace
+    load_ids = trace.last_load_info.loads_ids if trace and trace.last_load_info else []
+    return min(
+        (pipeline.get_load_package_state(load_id)["created_at"] for load_id in load_ids),
+        default=datetime.now(UTC),
+    )
+
+
+def _current_rows(client: SqlClientBase, table: str, loaded: int, loaded_at: datetime) -> int:
+    """The table's current rows after a load of ``loaded`` rows (scd2 history left out); an
+    empty snapshot's rows are retired at ``loaded_at``."""
     if is_snapshot(table) and loaded == 0:
-        retire_current_rows(client, table, datetime.now(UTC))
+        retire_current_rows(client, table, loaded_at)
     return count_current_rows(client, table)
 
 

@@ -16,7 +16,8 @@ One source for every table of ``catalog.TABLES``; each pipeline selects its own:
   pages at a time (``page_reader``), by dlt resources of our own handed to ``rest_api``
   beside the declared ones, with the same session, retries and checks.
 - A campaign deleted between the listing of campaigns and the reading of its leads or replies
-  answers 404: it is skipped, and ``ReadTally.skipped`` says so.
+  answers 404: it is skipped, and ``ReadTally.skipped`` says so; when too many do, the read
+  fails before anything is loaded (``campaign_lists``).
 """
 
 from collections.abc import Callable, Mapping
@@ -31,8 +32,10 @@ from requests import Response, Session
 from persistiq_dagster.config import (
     DEFAULT_BASE_URL,
     DEFAULT_CONCURRENT_REQUESTS,
+    DEFAULT_MAX_MISSING_CAMPAIGNS_SHARE,
     DEFAULT_USER_AGENT,
 )
+from persistiq_dagster.source.campaign_lists import CampaignLists
 from persistiq_dagster.source.catalog import (
     MERGE_WRITE_DISPOSITION,
     PARENT_TABLE,
@@ -61,27 +64,36 @@ def campaign_of(url: str) -> str:
 
 
 def response_check(
-    records_key: str, api_key: str | None, tally: ReadTally, per_campaign: bool = False
+    records_key: str,
+    api_key: str | None,
+    tally: ReadTally,
+    campaigns: CampaignLists,
+    per_campaign: bool = False,
 ) -> Callable[[Response], None]:
     """The hook run on every response: fail fast on 4xx, insist on the envelope, count pages.
-    For a list read per campaign, a 404 means the campaign is gone: skipped and noted.
+    For a list read per campaign, a 404 means the campaign is gone: skipped and noted, unless
+    too many campaigns are (``campaigns`` raises). Pages of campaigns are noted there too.
 
     One hook, not three: dlt's rest_api decodes the body text once per response action.
     """
 
     def check(response: Response) -> None:
         if per_campaign and response.status_code == 404:
-            tally.skipped[records_key].append(campaign_of(response.url))
+            campaigns.gone(records_key, campaign_of(response.url))
             raise IgnoreResponseException
         raise_for_persistiq_error(response, api_key)
         check_envelope(response, records_key, api_key)
         if response.ok:
             tally.pages[records_key] += 1
+            if records_key == PARENT_TABLE:
+                campaigns.campaigns_page(response.json(), records_key)
 
     return check
 
 
-def snapshot_config(table: str, api_key: str | None, tally: ReadTally) -> dict[str, Any]:
+def snapshot_config(
+    table: str, api_key: str | None, tally: ReadTally, campaigns: CampaignLists
+) -> dict[str, Any]:
     """A list PersistIQ returns whole on every call, loaded as an scd2 snapshot; users also
     declare the columns of their mailboxes' child table (``nested_hints``)."""
     config: dict[str, Any] = {
@@ -91,7 +103,7 @@ def snapshot_config(table: str, api_key: str | None, tally: ReadTally) -> dict[s
         "endpoint": {
             "path": TABLES_BY_NAME[table].path,
             "data_selector": table,
-            "response_actions": [response_check(table, api_key, tally)],
+            "response_actions": [response_check(table, api_key, tally, campaigns)],
         },
         "processing_steps": [{"filter": first_of_each_id(table, tally.repeats)}],
     }
@@ -104,6 +116,7 @@ def per_campaign_config(
     table: str,
     api_key: str | None,
     tally: ReadTally,
+    campaigns: CampaignLists,
     steps: list[dict[str, Any]],
     params: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
@@ -117,7 +130,9 @@ def per_campaign_config(
             "path": path,
             "data_selector": table,
             "params": dict(params or {}),
-            "response_actions": [response_check(table, api_key, tally, per_campaign=True)],
+            "response_actions": [
+                response_check(table, api_key, tally, campaigns, per_campaign=True)
+            ],
         },
         "processing_steps": steps,
     }
@@ -134,6 +149,7 @@ def persistiq_source(
     end: Window = None,
     reply_bodies: bool = False,
     concurrency: int = DEFAULT_CONCURRENT_REQUESTS,
+    max_missing_campaigns_share: float = DEFAULT_MAX_MISSING_CAMPAIGNS_SHARE,
     session: Session | None = None,
     tally: ReadTally | None = None,
 ) -> DltSource:
@@ -143,8 +159,11 @@ def persistiq_source(
     ``name`` becomes the dlt schema name, so pipelines sharing a dataset keep apart.
     ``start``/``end`` is the window of the partitioned tables (leads, events, replies);
     leads without ``end`` continue from dlt's state. ``tally`` counts what was read.
+    More than ``max_missing_campaigns_share`` of the campaigns answering 404 for their leads
+    or replies fails the read.
     """
     tally = ReadTally() if tally is None else tally
+    campaigns = CampaignLists(max_missing_campaigns_share, tally.skipped)
     headers = {"User-Agent": user_agent, "Accept": "application/json"}
     client: dict[str, Any] = {
         "base_url": base_url,
@@ -167,7 +186,9 @@ def persistiq_source(
     ]
     if wanted & {"campaign_leads", "replies"}:
         wanted.add(PARENT_TABLE)  # read to find the campaigns; loaded only when selected
-    configs: list[Any] = [snapshot_config(t, api_key, tally) for t in listed if t in wanted]
+    configs: list[Any] = [
+        snapshot_config(t, api_key, tally, campaigns) for t in listed if t in wanted
+    ]
     if "campaign_leads" in wanted:
         configs.append(
             {
@@ -175,6 +196,7 @@ def persistiq_source(
                     "campaign_leads",
                     api_key,
                     tally,
+                    campaigns,
                     [
                         {"map": campaign_lead_row},
                         {"filter": first_of_each_id("campaign_leads", tally.repeats)},
@@ -196,6 +218,7 @@ def persistiq_source(
                     "replies",
                     api_key,
                     tally,
+                    campaigns,
                     steps,
                     window_params(start, end) if start is not None and end is not None else None,
                 ),

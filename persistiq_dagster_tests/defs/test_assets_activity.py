@@ -8,7 +8,7 @@ import pytest
 
 from persistiq_dagster.defs.partitions import partition_range_tags
 from persistiq_dagster.defs.resources.warehouse import PersistIQWarehouse
-from persistiq_dagster_tests.conftest import (
+from persistiq_dagster_tests.support import (
     TEST_DAYS,
     assert_each_page_once,
     page_count,

@@ -4,7 +4,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from persistiq_dagster_tests.conftest import (
+from persistiq_dagster_tests.support import (
     TEST_DAYS,
     assert_each_page_once,
     count_rows,

@@ -1,13 +1,17 @@
 """Campaign leads, the reference tables and mailboxes: every record PersistIQ holds, once,
-as snapshots; a campaign gone between listing and reading is skipped, not a failure."""
+as snapshots; a campaign gone between listing and reading is skipped, not a failure, but a
+per-campaign list gone for too many campaigns fails the run before anything is written."""
 
+import pytest
 from dagster import AssetKey, DagsterInstance, materialize
 
 from persistiq_dagster.defs.names import SKIPPED_METADATA_KEY
 from persistiq_dagster.defs.resources.dlt import PersistIQDltResource
-from persistiq_dagster_tests.conftest import (
+from persistiq_dagster_tests.defs.test_load_errors import failure_text
+from persistiq_dagster_tests.support import (
     LOAD_ASSETS,
     page_count,
+    persistiq_for,
     query,
     run_assets,
     served_pages,
@@ -154,3 +158,61 @@ def test_a_deleted_campaign_and_a_removed_tag_are_retired_not_deleted(
         warehouse,
         f"select _dlt_valid_to is not null from persistiq.tags where id = '{dropped_tag}'",
     ) == [(True,)]
+
+
+def everything(warehouse, table: str) -> list[tuple]:
+    """Every row of ``table``, history included, in a stable order."""
+    return sorted(query(warehouse, f"select * from persistiq.{table}"), key=repr)
+
+
+def test_a_list_gone_for_every_campaign_fails_the_run_and_writes_nothing(
+    store, emulator, persistiq, warehouse
+):
+    run_assets(persistiq, warehouse, select=[*CORE, "events", "replies"])
+    before = {t: everything(warehouse, t) for t in (*CORE, "events", "replies")}
+    store.users[0]["first_name"] = "Changed"  # would be a new version, were anything loaded
+    store.bump()
+    emulator.missing_campaign_lists = frozenset({"leads", "replies"})
+
+    for tables, path in ((CORE, "leads"), (["events", "replies"], "replies")):
+        result = run_assets(persistiq, warehouse, select=tables, raise_on_error=False)
+
+        # A fifth of 12 is 2.4: the third 404 is one too many, and no fourth is asked.
+        assert not result.success
+        text = failure_text(result)
+        assert (
+            f"PersistIQ answered 404 on campaigns/{{campaign_id}}/{path} for 3 of the 12 "
+            "campaigns it had just listed, more than PERSISTIQ_MAX_MISSING_CAMPAIGNS_SHARE=0.2 "
+            "allows, so the run stopped reading"
+        ) in text
+        assert "Nothing was loaded and no row was retired." in text
+        asked = [r for r in emulator.requests if r.path.endswith(f"/{path}") and r.status == 404]
+        assert len(asked) == 3
+        emulator.clear_requests()
+    assert {t: everything(warehouse, t) for t in before} == before
+
+
+@pytest.mark.parametrize(
+    ("share", "fails"), [(0.2, True), (0.25, False)], ids=["over-the-share", "at-the-share"]
+)
+def test_a_list_gone_for_more_than_the_share_of_campaigns_fails(
+    store, emulator, warehouse, share, fails
+):
+    gone = [campaign["id"] for campaign in store.campaigns[:3]]  # 3 of 12: a quarter
+    for campaign in gone:
+        emulator.inject(404, path=f"/v1/campaigns/{campaign}/leads")
+    persistiq = persistiq_for(emulator, max_missing_campaigns_share=share)
+
+    result = run_assets(persistiq, warehouse, select=["campaign_leads"], raise_on_error=False)
+
+    assert result.success is not fails
+    if fails:
+        assert "for 3 of the 12 campaigns" in failure_text(result)
+        assert query(warehouse, "select count(*) from information_schema.tables "
+                     "where table_name = 'campaign_leads'") == [(0,)]  # fmt: skip
+    else:
+        (event,) = result.get_asset_materialization_events()
+        assert sorted(event.materialization.metadata[SKIPPED_METADATA_KEY].value) == sorted(gone)
+        assert {row[1] for row in current(warehouse, "campaign_leads", "id, campaign_id")} == {
+            c["id"] for c in store.campaigns[3:] if store.campaign_leads_of(c["id"])
+        }

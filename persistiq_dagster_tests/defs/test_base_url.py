@@ -5,7 +5,7 @@ exactly as with the slash."""
 from persistiq_dagster.defs.connection_check import check_connection
 from persistiq_dagster.defs.sensors.leads_poll import poll_leads
 from persistiq_dagster.source.catalog import TABLE_NAMES
-from persistiq_dagster_tests.conftest import count_rows, persistiq_for, run_assets
+from persistiq_dagster_tests.support import count_rows, persistiq_for, run_assets
 
 
 def test_every_table_loads_without_the_trailing_slash(emulator, store, warehouse):

@@ -49,8 +49,13 @@ def definitions_with(**environ: str) -> dict:
         pytest.param(
             "events,replies,tags",
             False,
-            {"stg_persistiq__events", "stg_persistiq__replies", "campaign_performance",
-             "campaign_daily", "mailbox_daily"},
+            {
+                "stg_persistiq__events",
+                "stg_persistiq__replies",
+                "campaign_performance",
+                "campaign_daily",
+                "mailbox_daily",
+            },
             id="no events, replies or tags",
         ),  # fmt: skip
     ],

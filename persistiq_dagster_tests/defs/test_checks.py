@@ -37,7 +37,7 @@ from persistiq_dagster.source.catalog import (
     TABLE_NAMES,
     TABLES_BY_NAME,
 )
-from persistiq_dagster_tests.conftest import (
+from persistiq_dagster_tests.support import (
     DEFAULT_SETTINGS,
     EMULATOR_DAYS,
     LOAD_ASSETS,
@@ -95,7 +95,7 @@ def load(
     select: Sequence[str] = TABLES,
     partition_key: str | None = None,
 ) -> dict[tuple[str, str], AssetCheckEvaluation]:
-    """Like conftest's ``run_assets``, with the checks of the selected assets (one run per
+    """Like ``support.run_assets``, with the checks of the selected assets (one run per
     multi-asset); every run must succeed. Returns the check results of all runs."""
     results = []
     window = {"partition_key": partition_key} if partition_key else {"tags": EMULATOR_DAYS}

@@ -12,7 +12,7 @@ from persistiq_dagster.defs.build import build_defs
 from persistiq_dagster.defs.connection_check import build_connection_check_job, check_connection
 from persistiq_dagster.defs.resources.persistiq import PersistIQResource
 from persistiq_dagster.source.catalog import TABLE_NAMES, TABLES_BY_NAME
-from persistiq_dagster_tests.conftest import DEFAULT_DEFS, DEFAULT_SETTINGS, persistiq_for
+from persistiq_dagster_tests.support import DEFAULT_DEFS, DEFAULT_SETTINGS, persistiq_for
 from persistiq_emulator import PersistIQEmulator, make_dataset
 
 WRONG_KEY = "wrong-key-5f3a9c"  # the emulator echoes a wrong key in its 401 message

@@ -38,7 +38,7 @@ from persistiq_dagster.defs.freshness import (
 )
 from persistiq_dagster.defs.resources.dlt import PersistIQDltResource
 from persistiq_dagster.source.catalog import TABLE_NAMES, is_snapshot
-from persistiq_dagster_tests.conftest import (
+from persistiq_dagster_tests.support import (
     DEFAULT_DEFS,
     DEFAULT_SETTINGS,
     LOAD_ASSETS,

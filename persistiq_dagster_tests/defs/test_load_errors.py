@@ -9,7 +9,7 @@ from persistiq_dagster.config import PersistIQConfigError, Settings
 from persistiq_dagster.defs.resources.persistiq import PersistIQResource
 from persistiq_dagster.defs.resources.warehouse import PersistIQWarehouse
 from persistiq_dagster.source.http.errors import ERRORS_PREVIEW_CHARS, errors_preview
-from persistiq_dagster_tests.conftest import count_rows, persistiq_for, query, run_assets
+from persistiq_dagster_tests.support import count_rows, persistiq_for, query, run_assets
 
 WRONG_KEY = "wrong-key-5f1c2a9e"
 

@@ -7,7 +7,9 @@ from contextlib import contextmanager
 import pytest
 
 from persistiq_dagster.defs.resources.persistiq import PersistIQResource
-from persistiq_dagster_tests.conftest import (
+from persistiq_dagster_tests.defs.test_load_errors import failure_text
+from persistiq_dagster_tests.source.http.test_session import never_accepting_host, record_attempts
+from persistiq_dagster_tests.support import (
     assert_each_page_once,
     count_rows,
     persistiq_for,
@@ -15,8 +17,6 @@ from persistiq_dagster_tests.conftest import (
     run_assets,
     ten_day_dataset,
 )
-from persistiq_dagster_tests.defs.test_load_errors import failure_text
-from persistiq_dagster_tests.source.http.test_session import never_accepting_host, record_attempts
 from persistiq_emulator import PersistIQEmulator
 
 

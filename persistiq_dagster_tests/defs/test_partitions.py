@@ -10,7 +10,7 @@ from persistiq_dagster.config import Settings
 from persistiq_dagster.defs.assets import build_load_assets
 from persistiq_dagster.defs.partitions import daily_partitions, partition_range_tags
 from persistiq_dagster.defs.resources.warehouse import PersistIQWarehouse
-from persistiq_dagster_tests.conftest import (
+from persistiq_dagster_tests.support import (
     LOAD_ASSETS,
     PARTITIONS,
     assert_each_page_once,

@@ -10,7 +10,7 @@ from persistiq_dagster.config import Settings
 from persistiq_dagster.defs.build import build_defs
 from persistiq_dagster.defs.partitions import partition_range_tags
 from persistiq_dagster.defs.schedules import build_schedules
-from persistiq_dagster_tests.conftest import (
+from persistiq_dagster_tests.support import (
     DEFAULT_DEFS,
     DEFAULT_SETTINGS,
     LOAD_JOBS,

@@ -1,7 +1,7 @@
 """Users and campaigns are snapshots: the current rows are exactly what PersistIQ returned last,
 and earlier versions stay as history (dlt's scd2), through the emulator into DuckDB."""
 
-from persistiq_dagster_tests.conftest import query, run_assets
+from persistiq_dagster_tests.support import query, run_assets
 
 CURRENT = "_dlt_valid_to is null"
 
@@ -51,8 +51,20 @@ def test_a_removed_campaign_is_retired_and_a_changed_one_keeps_its_history(
 def test_an_empty_snapshot_retires_every_row(emulator, store, persistiq, warehouse):
     run_assets(persistiq, warehouse, select=["users", "campaigns"])
     store.replace("campaigns", [])
+    store.users[0]["first_name"] = "Renamed"  # a new version of one user in the same load
+    store.bump()
 
     run_assets(persistiq, warehouse, select=["users", "campaigns"])
 
     assert current_ids(warehouse, "campaigns") == set()
     assert current_ids(warehouse, "users") == {u["id"] for u in store.users}
+    # Our retirement of the empty snapshot is stamped with the load's time, as dlt's scd2
+    # stamps the user's new version, not with the clock when the retiring query ran.
+    ((renamed_from,),) = query(
+        warehouse,
+        "select _dlt_valid_from from persistiq.users "
+        f"where id = '{store.users[0]['id']}' and _dlt_valid_to is null",
+    )
+    assert query(warehouse, "select distinct _dlt_valid_to from persistiq.campaigns") == [
+        (renamed_from,)
+    ]

@@ -21,7 +21,6 @@ import duckdb
 import pytest
 from dagster import DagsterInstance
 
-from persistiq_dagster_tests.conftest import assert_each_page_once, page_count
 from persistiq_dagster_tests.dagster_cli import (
     DAGSTER,
     MODULE,
@@ -29,6 +28,7 @@ from persistiq_dagster_tests.dagster_cli import (
     make_dagster_home,
     project_env,
 )
+from persistiq_dagster_tests.support import assert_each_page_once, page_count
 from persistiq_emulator import PersistIQEmulator, make_dataset
 from persistiq_emulator.generate import DEFAULT_UPDATED_DAYS
 

@@ -29,7 +29,6 @@ from persistiq_dagster.source.catalog import (
     is_snapshot,
     pipeline_tables,
 )
-from persistiq_dagster_tests.conftest import EMULATOR_DAYS, assert_each_page_once, ten_day_dataset
 from persistiq_dagster_tests.dagster_cli import (
     DAGSTER,
     MODULE,
@@ -38,6 +37,7 @@ from persistiq_dagster_tests.dagster_cli import (
     make_project_dagster_home,
     project_env,
 )
+from persistiq_dagster_tests.support import EMULATOR_DAYS, assert_each_page_once, ten_day_dataset
 from persistiq_emulator import PersistIQEmulator
 
 DATASET = "persistiq"

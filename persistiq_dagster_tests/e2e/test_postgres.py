@@ -15,7 +15,7 @@ from persistiq_dagster.defs.resources.dlt import PersistIQDltResource
 from persistiq_dagster.defs.resources.warehouse import PersistIQWarehouse
 from persistiq_dagster.source.catalog import TABLE_NAMES, is_snapshot
 from persistiq_dagster_tests import analytics_oracle as oracle
-from persistiq_dagster_tests.conftest import (
+from persistiq_dagster_tests.support import (
     DEFAULT_SETTINGS,
     EMULATOR_DAYS,
     LOAD_ASSETS,

@@ -1,6 +1,6 @@
 """A bounded soak: many small loads in a row, on loopback; the process's memory stays flat."""
 
-from persistiq_dagster_tests.conftest import count_rows, run_assets
+from persistiq_dagster_tests.support import count_rows, run_assets
 
 WARM_UP_LOADS = 5
 SOAK_LOADS = 30

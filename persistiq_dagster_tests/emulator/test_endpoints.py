@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from persistiq_dagster_tests.conftest import scan
+from persistiq_dagster_tests.support import scan
 from persistiq_emulator import EmulatorStore, PersistIQEmulator, make_dataset, select
 from persistiq_emulator.data import (
     event_campaign_id,

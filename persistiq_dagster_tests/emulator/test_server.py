@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from persistiq_dagster_tests.conftest import scan
+from persistiq_dagster_tests.support import scan
 from persistiq_emulator import PersistIQEmulator, make_dataset
 from persistiq_emulator.data import parse_timestamp
 

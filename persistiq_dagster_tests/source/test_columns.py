@@ -19,7 +19,7 @@ from persistiq_dagster.source.columns import (
     columns_for,
     nested_hints_for,
 )
-from persistiq_dagster_tests.conftest import persistiq_for, query, run_assets
+from persistiq_dagster_tests.support import persistiq_for, query, run_assets
 
 MAX_DESCRIPTION = 120
 

@@ -43,6 +43,13 @@ class PersistIQResource(ConfigurableResource):
         default=config.DEFAULT_LOAD_REPLY_BODIES,
         description="Load the body and preview of replies (personal data); off by default.",
     )
+    max_missing_campaigns_share: float = Field(
+        default=config.DEFAULT_MAX_MISSING_CAMPAIGNS_SHARE,
+        ge=0,
+        le=1,
+        description="The share of listed campaigns whose leads or replies may answer 404 "
+        "(deleted meanwhile) before the run fails as if the endpoint were gone.",
+    )
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "PersistIQResource":
@@ -55,6 +62,7 @@ class PersistIQResource(ConfigurableResource):
             max_retries=settings.max_retries,
             concurrent_requests=settings.concurrent_requests,
             load_reply_bodies=settings.load_reply_bodies,
+            max_missing_campaigns_share=settings.max_missing_campaigns_share,
         )
 
     def require_api_key(self) -> str:
@@ -99,6 +107,7 @@ class PersistIQResource(ConfigurableResource):
             end=to_iso_timestamp(end) if end else None,
             reply_bodies=self.load_reply_bodies,
             concurrency=self.concurrent_requests,
+            max_missing_campaigns_share=self.max_missing_campaigns_share,
             session=self.build_session(),
             tally=tally,
         )

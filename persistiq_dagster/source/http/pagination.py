@@ -56,6 +56,13 @@ def empty_pages_after(
     return empty_in_a_row
 
 
+def following_page(payload: Any, page_param: str = PAGE_PARAM) -> int | None:
+    """The number of the page after this one; None when its envelope says none follows."""
+    if payload.get("has_more") is False:
+        return None
+    return next_page_number(payload.get("next_page"), page_param)
+
+
 class PersistIQPaginator(BasePaginator):
     """Page-number pagination driven by PersistIQ's ``next_page`` and ``has_more`` fields."""
 
@@ -72,8 +79,8 @@ class PersistIQPaginator(BasePaginator):
 
     def update_state(self, response: Response, data: list[Any] | None = None) -> None:
         payload = response.json()
-        next_page = next_page_number(payload.get("next_page"), self.page_param)
-        if payload.get("has_more") is False or next_page is None:
+        next_page = following_page(payload, self.page_param)
+        if next_page is None:
             self._has_next_page = False
             return
         self.empty_pages_in_a_row = empty_pages_after(

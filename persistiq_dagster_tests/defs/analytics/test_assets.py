@@ -13,9 +13,9 @@ import pytest
 from persistiq_dagster.config import Settings
 from persistiq_dagster.defs.analytics.assets import excluded_models
 from persistiq_dagster.defs.resources.warehouse import PersistIQWarehouse
-from persistiq_dagster_tests.conftest import build_models
 from persistiq_dagster_tests.defs.test_load_errors import failure_text
 from persistiq_dagster_tests.lock_holder import HOLDER, hold_lock
+from persistiq_dagster_tests.support import build_models
 
 
 @pytest.mark.slow

@@ -6,7 +6,7 @@ from dagster import AssetMaterialization, DagsterInstance, evaluate_automation_c
 
 from persistiq_dagster.defs.analytics.automation import SENSOR_NAME
 from persistiq_dagster.defs.names import ANALYTICS_GROUP_NAME, asset_key, model_key
-from persistiq_dagster_tests.conftest import DEFAULT_DEFS
+from persistiq_dagster_tests.support import DEFAULT_DEFS
 
 MODELS = sorted(
     key for key in DEFAULT_DEFS.resolve_asset_graph().get_all_asset_keys()

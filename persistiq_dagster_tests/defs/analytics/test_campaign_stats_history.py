@@ -10,7 +10,7 @@ from dagster import AssetSelection
 
 from persistiq_dagster.config import Settings
 from persistiq_dagster.defs.names import ANALYTICS_GROUP_NAME, model_key
-from persistiq_dagster_tests.conftest import build_models, run_assets
+from persistiq_dagster_tests.support import build_models, run_assets
 
 pytestmark = pytest.mark.slow
 

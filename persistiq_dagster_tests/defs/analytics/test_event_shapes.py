@@ -8,7 +8,7 @@ from dagster import AssetSelection
 from persistiq_dagster.config import Settings
 from persistiq_dagster.defs.names import ANALYTICS_GROUP_NAME, model_key
 from persistiq_dagster.defs.resources.warehouse import PersistIQWarehouse
-from persistiq_dagster_tests.conftest import (
+from persistiq_dagster_tests.support import (
     build_models,
     persistiq_for,
     run_assets,

@@ -18,7 +18,7 @@ from persistiq_dagster.config import Settings
 from persistiq_dagster.defs.analytics.checks import REPLIES_CHECK
 from persistiq_dagster.defs.names import model_key
 from persistiq_dagster_tests import analytics_oracle as oracle
-from persistiq_dagster_tests.conftest import (
+from persistiq_dagster_tests.support import (
     EXTRA_REPLIED,
     UNMAPPED_EVENT_TYPES,
     build_models,

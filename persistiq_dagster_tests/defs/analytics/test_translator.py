@@ -5,7 +5,7 @@ from dagster import AssetKey
 
 from persistiq_dagster.defs.analytics.translator import source_table
 from persistiq_dagster.defs.names import ANALYTICS_GROUP_NAME
-from persistiq_dagster_tests.conftest import DEFAULT_DEFS, DEFAULT_SETTINGS
+from persistiq_dagster_tests.support import DEFAULT_DEFS, DEFAULT_SETTINGS
 
 GRAPH = DEFAULT_DEFS.resolve_asset_graph()
 MODELS = {

@@ -22,7 +22,7 @@ from persistiq_dagster.defs.names import GROUP_NAME
 from persistiq_dagster.defs.resources.warehouse import PersistIQWarehouse
 from persistiq_dagster.source.catalog import PARENT_TABLE, TABLE_NAMES, TABLES_BY_NAME
 from persistiq_dagster.source.columns import columns_for
-from persistiq_dagster_tests.conftest import DEFAULT_DEFS, DEFAULT_SETTINGS
+from persistiq_dagster_tests.support import DEFAULT_DEFS, DEFAULT_SETTINGS
 
 SPECS = {
     spec.key.path[-1]: spec

@@ -7,7 +7,7 @@ import pytest
 from persistiq_dagster.defs.names import LOAD_IDS_METADATA_KEY
 from persistiq_dagster.source.catalog import ACTIVITY_PIPELINE, CORE_PIPELINE, LEADS_PIPELINE
 from persistiq_dagster.source.columns import DLT_COLUMN_DESCRIPTIONS, columns_for
-from persistiq_dagster_tests.conftest import ACTIVITY_TABLES, CORE_TABLES, query
+from persistiq_dagster_tests.support import ACTIVITY_TABLES, CORE_TABLES, query
 
 
 @pytest.mark.parametrize(

@@ -12,9 +12,9 @@ from persistiq_dagster.config import PIPELINES_DIR_ENV, PersistIQConfigError, Se
 from persistiq_dagster.defs.build import build_defs
 from persistiq_dagster.defs.resources.warehouse import PersistIQWarehouse
 from persistiq_dagster.defs.resources.warehouse_lock import WarehouseBusyError, warehouse_lock
-from persistiq_dagster_tests.conftest import count_rows, run_assets
 from persistiq_dagster_tests.defs.test_load_errors import failure_text
 from persistiq_dagster_tests.lock_holder import HOLDER, hold_lock
+from persistiq_dagster_tests.support import count_rows, run_assets
 
 
 def test_a_second_writer_waits_for_the_first(tmp_path):

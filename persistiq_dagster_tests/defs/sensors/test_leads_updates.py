@@ -40,7 +40,7 @@ from persistiq_dagster.defs.sensors.leads_updates import (
     untimed_leads_changed,
 )
 from persistiq_dagster.source.windows import parse_instant
-from persistiq_dagster_tests.conftest import (
+from persistiq_dagster_tests.support import (
     DEFAULT_DEFS,
     LOAD_JOBS,
     PARTITIONS,

@@ -27,14 +27,14 @@ from persistiq_dagster.config import Settings
 from persistiq_dagster.defs.build import build_defs
 from persistiq_dagster.defs.resources.warehouse import PersistIQWarehouse
 from persistiq_dagster.defs.sensors.run_failure import build_run_failure_sensor, is_persistiq_run
-from persistiq_dagster_tests.conftest import (
+from persistiq_dagster_tests.defs.sensors.test_leads_updates import closed_port, day_key
+from persistiq_dagster_tests.support import (
     DEFAULT_DEFS,
     LOAD_JOBS,
     PARTITIONS,
     persistiq_for,
     with_test_resources,
 )
-from persistiq_dagster_tests.defs.sensors.test_leads_updates import closed_port, day_key
 from persistiq_dagster_tests.webhook_receiver import WebhookReceiver
 from persistiq_emulator import PersistIQEmulator, make_dataset
 

@@ -3,7 +3,7 @@
 import pytest
 
 from persistiq_dagster.defs.resources.warehouse import PersistIQWarehouse
-from persistiq_dagster_tests.conftest import (
+from persistiq_dagster_tests.support import (
     assert_each_page_once,
     count_rows,
     persistiq_for,

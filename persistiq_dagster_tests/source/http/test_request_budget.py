@@ -12,7 +12,7 @@ from persistiq_dagster.source.http.request_budget import (
     RequestBudget,
     request_order,
 )
-from persistiq_dagster_tests.conftest import (
+from persistiq_dagster_tests.support import (
     assert_each_page_once,
     count_rows,
     persistiq_for,
