@@ -39,6 +39,7 @@ LOAD_REPLY_BODIES_ENV = "PERSISTIQ_LOAD_REPLY_BODIES"
 USERS_CAMPAIGNS_CRON_ENV = "PERSISTIQ_USERS_CAMPAIGNS_CRON"
 LEADS_CRON_ENV = "PERSISTIQ_LEADS_CRON"
 ACTIVITY_CRON_ENV = "PERSISTIQ_ACTIVITY_CRON"
+LEADS_RECONCILE_CRON_ENV = "PERSISTIQ_LEADS_RECONCILE_CRON"
 LEADS_SENSOR_INTERVAL_ENV = "PERSISTIQ_LEADS_SENSOR_INTERVAL_SECONDS"
 FRESHNESS_HOURS_ENV = "PERSISTIQ_FRESHNESS_HOURS"
 FRESHNESS_DEADLINE_ENV = "PERSISTIQ_FRESHNESS_DEADLINE"
@@ -84,6 +85,8 @@ DEFAULT_TIMEZONE = "UTC"
 DEFAULT_USERS_CAMPAIGNS_CRON = "0 6 * * *"
 DEFAULT_LEADS_CRON = "15 0 * * *"  # just after midnight: yesterday's partition has closed
 DEFAULT_ACTIVITY_CRON = "30 0 * * *"  # events and replies of the day that closed
+# The leads PersistIQ deleted: every lead id listed (a request per 100 leads), once a week.
+DEFAULT_LEADS_RECONCILE_CRON = "0 5 * * 0"
 # Days the activity schedule reads, ending with the day that closed: PersistIQ may show an
 # event or reply after its day was loaded; rows merge on id, so a day read again never doubles.
 DEFAULT_ACTIVITY_LOOKBACK_DAYS = 3
@@ -142,6 +145,7 @@ class Settings:
     users_campaigns_cron: str = DEFAULT_USERS_CAMPAIGNS_CRON
     leads_cron: str = DEFAULT_LEADS_CRON
     activity_cron: str = DEFAULT_ACTIVITY_CRON
+    leads_reconcile_cron: str = DEFAULT_LEADS_RECONCILE_CRON
     activity_lookback_days: int = DEFAULT_ACTIVITY_LOOKBACK_DAYS
     leads_sensor_interval_seconds: int = DEFAULT_LEADS_SENSOR_INTERVAL_SECONDS
     freshness_hours: int = DEFAULT_FRESHNESS_HOURS
@@ -197,6 +201,9 @@ class Settings:
             ),
             leads_cron=env.read(LEADS_CRON_ENV, DEFAULT_LEADS_CRON, cron),
             activity_cron=env.read(ACTIVITY_CRON_ENV, DEFAULT_ACTIVITY_CRON, cron),
+            leads_reconcile_cron=env.read(
+                LEADS_RECONCILE_CRON_ENV, DEFAULT_LEADS_RECONCILE_CRON, cron
+            ),
             activity_lookback_days=env.whole_number(
                 ACTIVITY_LOOKBACK_DAYS_ENV, DEFAULT_ACTIVITY_LOOKBACK_DAYS
             ),

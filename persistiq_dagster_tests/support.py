@@ -20,6 +20,7 @@ from persistiq_dagster.defs.analytics.resource import PersistIQAnalytics
 from persistiq_dagster.defs.assets import build_load_assets
 from persistiq_dagster.defs.build import build_defs
 from persistiq_dagster.defs.jobs import build_load_jobs
+from persistiq_dagster.defs.leads_reconcile import persistiq_leads_reconcile_job
 from persistiq_dagster.defs.names import ANALYTICS_GROUP_NAME
 from persistiq_dagster.defs.partitions import daily_partitions, partition_range_tags
 from persistiq_dagster.defs.resources.dlt import PersistIQDltResource
@@ -227,11 +228,23 @@ class Models:
     runs_dir: Path  # dbt's run folders: empty once every run succeeded
 
 
+DELETED_LEADS = 2  # leads in no campaign that PersistIQ deletes after the load
+
+
 def load_and_build_models(folder: Path) -> Models:
-    """``models_dataset()`` loaded into a warehouse in ``folder``, and the models built."""
+    """``models_dataset()`` loaded into a warehouse in ``folder``, ``DELETED_LEADS`` of its
+    leads then deleted in PersistIQ and found so by the reconciliation, and the models built."""
     store, warehouse = models_dataset(), duckdb_warehouse(folder)
     with PersistIQEmulator(store=store) as emulator:
-        run_assets(persistiq_for(emulator), warehouse, select=TABLE_NAMES)
+        persistiq = persistiq_for(emulator)
+        run_assets(persistiq, warehouse, select=TABLE_NAMES)
+        in_campaigns = {link["lead_id"] for link in store.campaign_leads}
+        alone = [lead["id"] for lead in store.leads if lead["id"] not in in_campaigns]
+        store.remove_leads(alone[:DELETED_LEADS])
+        reconcile = persistiq_leads_reconcile_job.execute_in_process(
+            resources={"persistiq": persistiq, "warehouse": warehouse}
+        )
+        assert reconcile.success
     settings, runs = Settings(timezone=MODELS_TIMEZONE), folder / "dbt_runs"
     result = build_models(warehouse, settings, runs_dir=runs)
     return Models(store, warehouse, result, MODELS_TIMEZONE, runs)

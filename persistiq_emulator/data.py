@@ -163,6 +163,14 @@ class EmulatorStore:
         with self.lock:
             return next((c for c in self.campaigns if c.get("id") == campaign_id), None)
 
+    def lead(self, id_or_email: str) -> dict | None:
+        """The lead with this id or email address (as ``GET /leads/{id}`` finds it), or None."""
+        with self.lock:
+            for lead in self.leads:
+                if id_or_email in (lead.get("id"), (lead.get("data") or {}).get("email")):
+                    return lead
+        return None
+
     def campaign_leads_of(self, campaign_id: str) -> list[dict]:
         """The campaign's leads as /v1/campaigns/{id}/leads serves them, ordered by id.
 

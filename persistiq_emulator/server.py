@@ -5,10 +5,11 @@ that drops the request's filters, a 401 echoes the key that was sent, a 429 has 
 `Retry-After`, and unknown query parameters (such as `next_page=...`) are ignored.
 
 Endpoints (all GET; endpoints.py has the filters of each):
-`/v1/users`, `/v1/leads`, `/v1/campaigns`, `/v1/campaigns/{campaign_id}/leads` (records key
-`campaign_leads`), `/v1/campaigns/{campaign_id}/replies`, `/v1/events`, `/v1/lead_statuses`,
-`/v1/lead_fields`, `/v1/tags` and `/v1/dnc_domains`. `lead_statuses` and `lead_fields` ignore
-`page` and answer every record at once (has_more false, next_page null); the others page.
+`/v1/users`, `/v1/leads`, `/v1/leads/{id}` (one lead by id or email, under `lead`),
+`/v1/campaigns`, `/v1/campaigns/{campaign_id}/leads` (records key `campaign_leads`),
+`/v1/campaigns/{campaign_id}/replies`, `/v1/events`, `/v1/lead_statuses`, `/v1/lead_fields`,
+`/v1/tags` and `/v1/dnc_domains`. `lead_statuses` and `lead_fields` ignore `page` and answer
+every record at once (has_more false, next_page null); the others page.
 
 Each request, in order: `latency` sleep; an injected response if one matches (not rate-limit
 counted, before auth); 404 outside `/v1/`; 401 on a wrong/missing `x-api-key` (not counted);
@@ -41,9 +42,9 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
-from persistiq_emulator.data import WINDOW_ENDS, EmulatorStore
+from persistiq_emulator.data import WINDOW_ENDS, EmulatorStore, public
 from persistiq_emulator.endpoints import (
     ENDPOINTS,
     FILTERS,
@@ -104,6 +105,9 @@ def error_response(status: int, message: str, headers: dict[str, str] | None = N
     reason = ERROR_REASONS.get(status, "internal_error")
     body = _json_bytes({"status": "error", "error": {"reason": reason, "message": message}})
     return Response(status, body, headers=dict(headers or {}))
+
+
+LEAD_PATH = "/v1/leads/"  # GET /v1/leads/{id or email}: one lead
 
 
 class FixedWindowRateLimiter:
@@ -429,6 +433,8 @@ class PersistIQEmulator:
         fault_status = self._draw_fault()
         if fault_status is not None:
             return error_response(fault_status, "Something went wrong", rate_headers)
+        if method == "GET" and path.startswith(LEAD_PATH) and "/" not in path[len(LEAD_PATH) :]:
+            return self._one_lead(unquote(path[len(LEAD_PATH) :]), rate_headers)
         routed = route(path)
         if method != "GET" or routed is None:
             return error_response(404, f"Not found: {method} {path}", rate_headers)
@@ -447,6 +453,14 @@ class PersistIQEmulator:
             return error_response(404, str(error), rate_headers)
         body = self._page_body(endpoint.key, path, query, snapshot, page)
         return Response(200, body, headers=rate_headers)
+
+    def _one_lead(self, id_or_email: str, rate_headers: dict[str, str]) -> Response:
+        """``GET /v1/leads/{id}``: the lead under ``lead`` (the API description's shape)."""
+        lead = self.store.lead(id_or_email) if id_or_email else None
+        if lead is None:
+            return error_response(404, f"Lead {id_or_email} not found", rate_headers)
+        body = {"status": "success", "error": None, "lead": public(lead)}
+        return Response(200, _json_bytes(body), headers=rate_headers)
 
     def _draw_fault(self) -> int | None:
         fault_rate = self.fault_rate

@@ -30,7 +30,7 @@ from persistiq_dagster.config import (
 from persistiq_dagster.defs.build import build_defs
 from persistiq_dagster.defs.names import ANALYTICS_GROUP_NAME
 from persistiq_dagster.defs.partitions import partition_range_tags
-from persistiq_dagster.source.current_rows import VALID_TO_COLUMN, is_snapshot
+from persistiq_dagster.source.current_rows import DELETED_AT_COLUMN, VALID_TO_COLUMN, is_snapshot
 from persistiq_emulator import EmulatorStore, PersistIQEmulator, make_dataset
 from persistiq_emulator.generate import DEFAULT_UPDATED_DAYS
 
@@ -178,6 +178,8 @@ def current_rows_sql(dataset: str, table: str) -> str:
             f"on m._dlt_parent_id = u._dlt_id where u.{VALID_TO_COLUMN} is null"
         )
     current = f"{VALID_TO_COLUMN} is null" if is_snapshot(table) else "true"
+    if table == "leads":
+        current = f"{DELETED_AT_COLUMN} is null"
     return f"select count(*) from {dataset}.{table} where {current}"
 
 

@@ -22,6 +22,10 @@ from persistiq_dagster.defs.checks import build_table_checks
 from persistiq_dagster.defs.connection_check import build_connection_check_job
 from persistiq_dagster.defs.freshness import build_freshness_checks, build_freshness_sensor
 from persistiq_dagster.defs.jobs import build_load_jobs
+from persistiq_dagster.defs.leads_reconcile import (
+    build_leads_reconcile_schedule,
+    persistiq_leads_reconcile_job,
+)
 from persistiq_dagster.defs.partitions import daily_partitions
 from persistiq_dagster.defs.resources.dlt import PersistIQDltResource
 from persistiq_dagster.defs.resources.persistiq import PersistIQResource
@@ -46,11 +50,21 @@ def build_defs(settings: Settings) -> Definitions:
             *freshness_checks,
             *analytics.checks,
         ],
-        jobs=[*jobs.all, build_connection_check_job(settings.enabled_tables)],
-        schedules=build_schedules(settings, jobs, partitions),
+        jobs=[
+            *jobs.all,
+            build_connection_check_job(settings.enabled_tables),
+            persistiq_leads_reconcile_job,
+        ],
+        schedules=[
+            *build_schedules(settings, jobs, partitions),
+            build_leads_reconcile_schedule(settings, persistiq_leads_reconcile_job),
+        ],
         sensors=[
             build_leads_updates_sensor(settings.leads_sensor_interval_seconds, partitions, jobs),
-            build_run_failure_sensor([job.name for job in jobs.all], settings.failure_webhook_url),
+            build_run_failure_sensor(
+                [*(job.name for job in jobs.all), persistiq_leads_reconcile_job.name],
+                settings.failure_webhook_url,
+            ),
             build_freshness_sensor(freshness_checks),
             *analytics.sensors,
         ],

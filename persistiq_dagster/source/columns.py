@@ -99,6 +99,11 @@ LEADS_COLUMNS = _table(
         "timestamp",
         f"When the lead last changed: {INSTANT}; the load's cursor, not always sent",
     ),
+    deleted_at=(
+        "timestamp",
+        "When the leads reconciliation first found the lead deleted in PersistIQ: timestamp "
+        "in UTC; null while PersistIQ has it",
+    ),
     **{
         f"data__{field}": ("text", f"{description} (data.{field})")
         for field, description in LEAD_DATA_DESCRIPTIONS.items()

@@ -2,7 +2,8 @@
 
 Snapshot tables (users, campaigns, campaign leads, reference tables) keep history with dlt's
 ``scd2``: a row is current while its ``_dlt_valid_to`` is null. Leads, events and replies are
-merged on ``id``: every row is current.
+merged on ``id``: every row is current, but for leads PersistIQ deleted, which keep their row
+with ``deleted_at`` set (``deleted_leads``).
 """
 
 from collections.abc import Sequence
@@ -17,6 +18,7 @@ from persistiq_dagster.source.catalog import is_snapshot
 
 VALID_FROM_COLUMN = "_dlt_valid_from"
 VALID_TO_COLUMN = "_dlt_valid_to"
+DELETED_AT_COLUMN = "deleted_at"  # leads only
 
 
 def rows(client: SqlClientBase, sql: str, *args: Any) -> Sequence[Sequence[Any]]:
@@ -27,6 +29,8 @@ def current_rows_condition(client: SqlClientBase, table: str) -> str:
     """A SQL condition true for the current rows of ``table``."""
     if is_snapshot(table):
         return f"{client.escape_column_name(VALID_TO_COLUMN)} is null"
+    if table == "leads":
+        return f"{client.escape_column_name(DELETED_AT_COLUMN)} is null"
     return "1 = 1"
 
 

@@ -29,7 +29,9 @@ activity_daily_schedule = SCHEDULES["persistiq_activity_daily"]
 
 
 def test_the_schedules_are_off_until_turned_on_and_share_the_partitions_timezone():
-    assert sorted(schedule.name for schedule in DEFAULT_DEFS.schedules) == sorted(SCHEDULES)
+    assert sorted(schedule.name for schedule in DEFAULT_DEFS.schedules) == sorted(
+        [*SCHEDULES, "persistiq_leads_reconcile_weekly"]
+    )
     for schedule in (*SCHEDULES.values(), *DEFAULT_DEFS.schedules):
         assert schedule.default_status == DefaultScheduleStatus.STOPPED
         assert schedule.execution_timezone == PARTITIONS.timezone
@@ -138,6 +140,7 @@ def test_the_times_and_timezone_come_from_the_settings():
             config.USERS_CAMPAIGNS_CRON_ENV: "0 7 * * 1",
             config.LEADS_CRON_ENV: "15 0 * * *",
             config.ACTIVITY_CRON_ENV: "45 1 * * *",
+            config.LEADS_RECONCILE_CRON_ENV: "0 4 * * 6",
         }
     )
     defs = build_defs(settings)
@@ -146,6 +149,7 @@ def test_the_times_and_timezone_come_from_the_settings():
         "persistiq_users_campaigns_daily": "0 7 * * 1",
         "persistiq_leads_daily": "15 0 * * *",
         "persistiq_activity_daily": "45 1 * * *",
+        "persistiq_leads_reconcile_weekly": "0 4 * * 6",
     }
     assert {schedule.execution_timezone for schedule in schedules.values()} == {"Europe/Berlin"}
 

@@ -42,8 +42,15 @@ def emulator() -> Iterator[PersistIQEmulator]:
         yield running
 
 
-def cli(emulator: PersistIQEmulator, home: Path, duckdb_path: Path, *args: str) -> subprocess.Popen:
-    """``dagster asset materialize`` as the README shows it, in ``home``, on ``duckdb_path``."""
+def cli(
+    emulator: PersistIQEmulator,
+    home: Path,
+    duckdb_path: Path,
+    *args: str,
+    command: tuple[str, ...] = ("asset", "materialize"),
+) -> subprocess.Popen:
+    """``dagster asset materialize`` (or ``command``) as the README shows it, in ``home``, on
+    ``duckdb_path``."""
     env = project_env(
         make_dagster_home(home),
         PERSISTIQ_API_KEY=emulator.api_key,
@@ -52,7 +59,7 @@ def cli(emulator: PersistIQEmulator, home: Path, duckdb_path: Path, *args: str) 
         PERSISTIQ_PIPELINES_DIR=str(duckdb_path.parent / "dlt_pipelines"),
     )
     return subprocess.Popen(
-        [str(DAGSTER), "asset", "materialize", "-m", MODULE, *args],
+        [str(DAGSTER), *command, "-m", MODULE, *args],
         cwd=PROJECT_DIR, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT, text=True, start_new_session=True,
     )  # fmt: skip
@@ -157,3 +164,22 @@ def test_load_then_build_the_models_from_the_cli(emulator, tmp_path):
         campaign_id: (c["leads"], c["replied"], c["replies"], c["positive_replies"])
         for campaign_id, c in expected.items()
     }
+
+
+def test_the_leads_reconciliation_marks_deleted_leads_from_the_cli(tmp_path):
+    """The README's on-demand command: leads PersistIQ deleted after the load get deleted_at,
+    the others stay current."""
+    duckdb_path = tmp_path / "warehouse" / "persistiq_warehouse.duckdb"
+    home = tmp_path / "dagster_home"
+    with PersistIQEmulator(store=make_dataset(users=3, leads=150, campaigns=3)) as emulator:
+        finish(cli(emulator, home, duckdb_path, *LEADS))
+        deleted = [lead["id"] for lead in emulator.store.leads[:2]]
+        emulator.store.remove_leads(deleted)
+        job = ("-j", "persistiq_leads_reconcile_job")
+        output = finish(cli(emulator, home, duckdb_path, *job, command=("job", "execute")))
+
+        assert "2 lead(s) found deleted" in output
+        assert table_ids(duckdb_path, "leads", "deleted_at is not null") == sorted(deleted)
+        assert table_ids(duckdb_path, "leads", "deleted_at is null") == sorted(
+            lead["id"] for lead in emulator.store.leads
+        )

@@ -11,7 +11,7 @@ from persistiq_dagster import config
 from persistiq_dagster.config import PersistIQConfigError, Settings
 from persistiq_dagster.source.catalog import TABLE_NAMES
 from persistiq_dagster.source.http.session import build_session
-from persistiq_dagster.source.list_reader import ReadTally
+from persistiq_dagster.source.list_reader import Reader, ReadTally
 from persistiq_dagster.source.persistiq import persistiq_source
 from persistiq_dagster.source.windows import to_iso_timestamp
 
@@ -82,6 +82,18 @@ class PersistIQResource(ConfigurableResource):
             max_retry_delay=self.max_retry_delay,
             request_timeout=self.request_timeout,
             concurrency=self.concurrent_requests,
+        )
+
+    def build_reader(self) -> Reader:
+        """Reads a list of our own, several pages at a time, through the run's session."""
+        api_key = self.require_api_key()
+        return Reader(
+            self.build_session(),
+            self.base_url,
+            {"User-Agent": self.user_agent, "Accept": "application/json", "x-api-key": api_key},
+            api_key,
+            self.concurrent_requests,
+            ReadTally(),
         )
 
     def build_source(

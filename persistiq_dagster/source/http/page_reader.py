@@ -29,7 +29,7 @@ from persistiq_dagster.source.http.errors import check_envelope, raise_for_persi
 from persistiq_dagster.source.http.pagination import (
     PAGE_PARAM,
     empty_pages_after,
-    next_page_number,
+    following_page,
 )
 from persistiq_dagster.source.http.request_budget import ABANDON_POLL_SECONDS, request_order
 from persistiq_dagster.source.http.urls import api_url
@@ -86,8 +86,7 @@ def page_fetcher(
         response.raise_for_status()
         check_envelope(response, records_key, api_key)
         payload = response.json()
-        more = payload.get("has_more") is not False
-        next_page = next_page_number(payload.get("next_page")) if more else None
+        next_page = following_page(payload)
         return Page(number, payload[records_key], next_page, f"{url}?{PAGE_PARAM}={number}")
 
     return fetch

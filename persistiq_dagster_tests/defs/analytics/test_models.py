@@ -19,6 +19,7 @@ from persistiq_dagster.defs.analytics.checks import REPLIES_CHECK
 from persistiq_dagster.defs.names import model_key
 from persistiq_dagster_tests import analytics_oracle as oracle
 from persistiq_dagster_tests.support import (
+    DELETED_LEADS,
     EXTRA_REPLIED,
     UNMAPPED_EVENT_TYPES,
     build_models,
@@ -75,6 +76,11 @@ def test_lead_funnel_counts_current_leads_by_status_and_owner(models):
     oracle.assert_matches("lead_funnel", rows, models.store, models.timezone)
     assert sum(row["leads"] for row in rows) == len(models.store.leads)
     assert all(row["status_name"] for row in rows)
+    # The leads PersistIQ deleted keep their rows in persistiq.leads, and are not counted.
+    deleted = query(
+        models.warehouse, "select count(*) from persistiq.leads where deleted_at is not null"
+    )
+    assert deleted == [(DELETED_LEADS,)]
 
 
 def test_campaign_stats_daily_has_the_one_snapshot_of_each_campaign(models):

@@ -1,5 +1,6 @@
--- One row per lead (leads merge on id: every row is current). Personal fields stay in the
--- loaded table.
+-- One row per lead PersistIQ still has (leads merge on id; a lead the weekly reconciliation
+-- found deleted keeps its row with deleted_at set, and is left out here). Personal fields stay
+-- in the loaded table.
 select
     id as lead_id,
     status,
@@ -16,3 +17,4 @@ select
     data__industry as industry,
     data__title as title
 from {{ source('persistiq', 'leads') }}
+where deleted_at is null
