@@ -59,6 +59,7 @@ ACTIVITY_LOOKBACK_DAYS_ENV = "PERSISTIQ_ACTIVITY_LOOKBACK_DAYS"
 ANALYTICS_SCHEMA_ENV = "PERSISTIQ_ANALYTICS_SCHEMA"
 REPLY_TOLERANCE_ENV = "PERSISTIQ_REPLY_RECONCILIATION_TOLERANCE"
 MAX_MISSING_CAMPAIGNS_SHARE_ENV = "PERSISTIQ_MAX_MISSING_CAMPAIGNS_SHARE"
+SCHEMA_CONTRACT_ENV = "PERSISTIQ_SCHEMA_CONTRACT"
 
 # The PersistIQ client's defaults.
 DEFAULT_BASE_URL = "https://api.persistiq.com/v1/"
@@ -78,6 +79,10 @@ DEFAULT_LOAD_REPLY_BODIES = False
 # answers 404 and is skipped. More than this share of them (or all) means the endpoint is gone,
 # not the campaigns: the run fails and retires nothing.
 DEFAULT_MAX_MISSING_CAMPAIGNS_SHARE = 0.2
+# How a load meets a new field or a value of another type: evolve (dlt adds the column, or a
+# variant column beside it) or freeze (the load fails before anything is written).
+DEFAULT_SCHEMA_CONTRACT = "evolve"
+SCHEMA_CONTRACT_MODES = ("evolve", "freeze")
 
 # Partitions, schedules and sensors.
 DEFAULT_START_DATE = "2024-01-01"
@@ -142,6 +147,7 @@ class Settings:
     enabled_tables: tuple[str, ...] = TABLE_NAMES  # every table but the excluded ones
     load_reply_bodies: bool = DEFAULT_LOAD_REPLY_BODIES
     max_missing_campaigns_share: float = DEFAULT_MAX_MISSING_CAMPAIGNS_SHARE  # 0 to 1
+    schema_contract: str = DEFAULT_SCHEMA_CONTRACT  # evolve or freeze
     users_campaigns_cron: str = DEFAULT_USERS_CAMPAIGNS_CRON
     leads_cron: str = DEFAULT_LEADS_CRON
     activity_cron: str = DEFAULT_ACTIVITY_CRON
@@ -196,6 +202,7 @@ class Settings:
             max_missing_campaigns_share=env.read(
                 MAX_MISSING_CAMPAIGNS_SHARE_ENV, DEFAULT_MAX_MISSING_CAMPAIGNS_SHARE, share
             ),
+            schema_contract=env.read(SCHEMA_CONTRACT_ENV, DEFAULT_SCHEMA_CONTRACT, contract_mode),
             users_campaigns_cron=env.read(
                 USERS_CAMPAIGNS_CRON_ENV, DEFAULT_USERS_CAMPAIGNS_CRON, cron
             ),
@@ -363,6 +370,13 @@ def share(raw: str) -> float:
     if not 0 <= value <= 1:
         raise ValueError("is not a share between 0 and 1, such as 0.05 for 5%")
     return value
+
+
+def contract_mode(raw: str) -> str:
+    """evolve or freeze, in any case."""
+    if raw.lower() not in SCHEMA_CONTRACT_MODES:
+        raise ValueError(f"is not one of {', '.join(SCHEMA_CONTRACT_MODES)}")
+    return raw.lower()
 
 
 def comma_list(raw: str) -> list[str]:

@@ -96,6 +96,14 @@ def test_a_bad_start_date_names_the_variable():
             "1.5",
             "is not a share between 0 and 1, such as 0.05 for 5%",
         ),
+        (
+            "PERSISTIQ_SCHEMA_CONTRACT",
+            lambda settings: PersistIQResource.from_settings(settings).schema_contract,
+            "evolve",
+            ("FREEZE", "freeze"),
+            "lock",
+            "is not one of evolve, freeze",
+        ),
     ],
     ids=[
         "concurrent-requests",
@@ -103,6 +111,7 @@ def test_a_bad_start_date_names_the_variable():
         "analytics-schema",
         "reply-tolerance",
         "max-missing-campaigns-share",
+        "schema-contract",
     ],
 )
 def test_a_setting_has_a_default_takes_a_value_and_names_itself_when_wrong(

@@ -221,6 +221,23 @@ class EmulatorStore:
             setattr(self, resource, list(records))
             self.version += 1
 
+    def add_lead_field(
+        self, name: str, label: str, values: dict[str, object], at: datetime | None = None
+    ) -> None:
+        """An account adds a custom lead field partway through: `lead_fields` lists it, and
+        the leads in `values` (id -> value) carry it in `data`, `updated_at` set to `at`."""
+        stamp = format_timestamp(at or datetime.now(UTC))
+        with self.lock:
+            self.lead_fields = [
+                *self.lead_fields,
+                {"id": f"lcf_{name}", "name": name, "label": label},
+            ]
+            for index, lead in enumerate(self.leads):
+                if lead["id"] in values:
+                    data = {**(lead.get("data") or {}), name: values[lead["id"]]}
+                    self.leads[index] = {**lead, "data": data, "updated_at": stamp}
+            self.version += 1
+
     def update_leads(
         self,
         count: int | None = None,

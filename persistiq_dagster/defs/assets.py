@@ -47,14 +47,17 @@ from persistiq_dagster.source.catalog import (
     TABLES_BY_NAME,
     pipeline_tables,
 )
+from persistiq_dagster.source.columns import custom_field_columns
 from persistiq_dagster.source.current_rows import (
     count_current_rows,
     is_snapshot,
+    lead_field_labels,
     retire_current_rows,
 )
 from persistiq_dagster.source.http.errors import explain_failure
 from persistiq_dagster.source.list_reader import ReadTally
 from persistiq_dagster.source.persistiq import persistiq_source
+from persistiq_dagster.source.schema_changes import explain_refusal
 from persistiq_dagster.source.windows import server_lower_bound, to_iso_timestamp, window_params
 
 
@@ -81,6 +84,8 @@ def load_with_dlt(
     """
     with warehouse.lock(step_holder(context), log=context.log.info):
         pipeline = warehouse.build_pipeline(pipeline_name)
+        if "leads" in source.resources:
+            describe_custom_fields(source, pipeline)
         try:  # dagster-dlt yields its events once the whole load is done
             events = list(
                 dlt.run(
@@ -92,9 +97,11 @@ def load_with_dlt(
                 )
             )
         except Exception as error:
-            explanation = explain_failure(
-                error, persistiq.base_url, persistiq.max_retries
-            ) or warehouse.explain_failure(error)
+            explanation = (
+                explain_failure(error, persistiq.base_url, persistiq.max_retries)
+                or explain_refusal(error)
+                or warehouse.explain_failure(error)
+            )
             if explanation is None:
                 raise
             raise Failure(
@@ -125,6 +132,16 @@ def load_with_dlt(
                         ROWS_METADATA_KEY: loaded,
                     },
                 )
+
+
+def describe_custom_fields(source: DltSource, pipeline: Pipeline) -> None:
+    """Describe the columns of the account's custom lead fields by their labels in
+    ``lead_fields`` (loaded with the snapshots), so the asset page shows them."""
+    with pipeline.sql_client() as client:
+        labels = lead_field_labels(client)
+    columns = custom_field_columns(labels, source.schema.naming.normalize_identifier)
+    if columns:
+        source.resources["leads"].apply_hints(columns=columns)
 
 
 def load_time(pipeline: Pipeline) -> datetime:

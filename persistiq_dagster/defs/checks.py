@@ -10,6 +10,9 @@ Built for the enabled tables, grouped by the dlt pipeline (and dlt schema) that 
   it); the table keeps one row per id, the latest, and loses nothing. More is an ERROR: rows
   the run did not load are presented as current.
 - ``owner_id_not_null`` on leads: severity WARN (the public docs' sample leads carry no owner).
+- ``schema_unchanged`` on every table: severity WARN, naming the columns the latest
+  materialisation added to the table, and those a value of another type split into a variant
+  column (``persistiq/columns_added``, ``persistiq/columns_retyped``).
 
 The checks of the tables one dlt pipeline loads run as one step (a ``multi_asset_check``,
 subsettable): one warehouse lock, one connection, one step's overhead instead of one per check.
@@ -38,6 +41,8 @@ from dlt.destinations.exceptions import DatabaseUndefinedRelation
 from dlt.destinations.sql_client import SqlClientBase
 
 from persistiq_dagster.defs.names import (
+    COLUMNS_ADDED_METADATA_KEY,
+    COLUMNS_RETYPED_METADATA_KEY,
     LOAD_IDS_METADATA_KEY,
     ROWS_METADATA_KEY,
     WAREHOUSE_POOL,
@@ -59,6 +64,7 @@ ID_CHECK_NAME = "id_unique_and_not_null"
 ROWS_CHECK_NAME = "rows_match_last_load"
 OWNER_CHECK_NAME = "owner_id_not_null"
 OWNER_CHECKED_TABLES = ("leads",)
+SCHEMA_CHECK_NAME = "schema_unchanged"
 
 
 @contextmanager
@@ -214,11 +220,44 @@ def _check_owners(
     )
 
 
+def _check_schema(
+    context: AssetCheckExecutionContext, client: SqlClientBase, key: AssetCheckKey
+) -> AssetCheckResult:
+    event = context.instance.get_latest_materialization_event(key.asset_key)
+    if event is None or event.asset_materialization is None:
+        return _result(key, passed=True, description="Never materialised: nothing changed.")
+    metadata = event.asset_materialization.metadata
+    added, retyped = (
+        list(metadata[name].value) if name in metadata else []  # type: ignore[arg-type]
+        for name in (COLUMNS_ADDED_METADATA_KEY, COLUMNS_RETYPED_METADATA_KEY)
+    )
+    said = []
+    if added:
+        said.append(f"{len(added)} column(s) added: {', '.join(added[:20])}")
+    if retyped:
+        said.append(
+            f"{len(retyped)} column(s) got values of another type, kept in variant columns: "
+            f"{', '.join(retyped[:20])}"
+        )
+    return _result(
+        key,
+        passed=not said,
+        severity=AssetCheckSeverity.WARN,
+        description="; ".join(said) + "." if said else "The latest load changed no column.",
+        metadata={
+            "materialization_run_id": event.run_id,
+            "columns_added": MetadataValue.json(added),
+            "columns_retyped": MetadataValue.json(retyped),
+        },
+    )
+
+
 CheckFn = Callable[[AssetCheckExecutionContext, SqlClientBase, AssetCheckKey], AssetCheckResult]
 RUN_CHECK: dict[str, CheckFn] = {
     ID_CHECK_NAME: _check_ids,
     ROWS_CHECK_NAME: _check_rows,
     OWNER_CHECK_NAME: _check_owners,
+    SCHEMA_CHECK_NAME: _check_schema,
 }
 
 
@@ -250,6 +289,17 @@ def check_specs(table: str) -> list[AssetCheckSpec]:
             ),
         ),
     ]
+    specs.append(
+        AssetCheckSpec(
+            SCHEMA_CHECK_NAME,
+            asset=key,
+            description=(
+                f"The latest load added no column to {table} and split none into a variant "
+                "column for a value of another type. A warning, naming them: PersistIQ or the "
+                "account changed a field (PERSISTIQ_SCHEMA_CONTRACT=freeze refuses such loads)."
+            ),
+        )
+    )
     if table in OWNER_CHECKED_TABLES:
         specs.append(
             AssetCheckSpec(

@@ -16,6 +16,8 @@ ROWS_METADATA_KEY = "persistiq/rows"
 REPEATS_METADATA_KEY = "persistiq/repeated_ids"
 SKIPPED_METADATA_KEY = "persistiq/skipped_campaigns"
 LOAD_IDS_METADATA_KEY = "dlt/load_ids"
+COLUMNS_ADDED_METADATA_KEY = "persistiq/columns_added"
+COLUMNS_RETYPED_METADATA_KEY = "persistiq/columns_retyped"
 
 
 def asset_key(table: str) -> AssetKey:

@@ -9,6 +9,8 @@ listed here evolve into the tables as they appear. Where PersistIQ documents a f
 name alone, the description says so rather than guess.
 """
 
+from collections.abc import Callable, Mapping
+
 from dlt.common.schema.typing import TTableSchemaColumns
 from dlt.extract.hints import TResourceNestedHints
 
@@ -292,3 +294,15 @@ DLT_COLUMN_DESCRIPTIONS: dict[str, str] = {
         "scd2 snapshot tables: when this version stopped being current (UTC); null while current"
     ),
 }
+
+
+def custom_field_columns(labels: Mapping[str, str], normalize: Callable[[str], str]) -> dict:
+    """Column hints that describe the account's custom lead fields by their ``lead_fields``
+    labels (name -> label); the documented fields keep their own descriptions. ``normalize``
+    is the dlt schema's naming of a column."""
+    return {
+        column: {"name": column, "description": f"{label}: a custom lead field (data.{name})"}
+        for name, label in labels.items()
+        if name not in LEAD_DATA_DESCRIPTIONS
+        for column in [f"data__{normalize(name)}"]
+    }

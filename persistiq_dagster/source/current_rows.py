@@ -59,3 +59,19 @@ def retire_current_rows(client: SqlClientBase, table: str, at: datetime) -> None
             f"where {valid_to} is null",
             at,
         )
+
+
+def lead_field_labels(client: SqlClientBase) -> dict[str, str]:
+    """The account's lead fields as the warehouse holds them now (name -> label); none before
+    ``lead_fields`` is loaded."""
+    table = client.make_qualified_table_name("lead_fields")
+    name, label = client.escape_column_name("name"), client.escape_column_name("label")
+    valid_to = client.escape_column_name(VALID_TO_COLUMN)
+    try:
+        found = rows(
+            client,
+            f"select {name}, {label} from {table} where {valid_to} is null and {name} is not null",
+        )
+    except DatabaseUndefinedRelation:
+        return {}
+    return {str(field): str(text or field) for field, text in found}

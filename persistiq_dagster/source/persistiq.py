@@ -33,6 +33,7 @@ from persistiq_dagster.config import (
     DEFAULT_BASE_URL,
     DEFAULT_CONCURRENT_REQUESTS,
     DEFAULT_MAX_MISSING_CAMPAIGNS_SHARE,
+    DEFAULT_SCHEMA_CONTRACT,
     DEFAULT_USER_AGENT,
 )
 from persistiq_dagster.source.campaign_lists import CampaignLists
@@ -55,6 +56,7 @@ from persistiq_dagster.source.records import (
     first_of_each_id,
     reply_row,
 )
+from persistiq_dagster.source.schema_changes import SCHEMA_CONTRACTS
 from persistiq_dagster.source.windows import Window, in_window, window_params
 
 
@@ -150,6 +152,7 @@ def persistiq_source(
     reply_bodies: bool = False,
     concurrency: int = DEFAULT_CONCURRENT_REQUESTS,
     max_missing_campaigns_share: float = DEFAULT_MAX_MISSING_CAMPAIGNS_SHARE,
+    schema_contract: str = DEFAULT_SCHEMA_CONTRACT,
     session: Session | None = None,
     tally: ReadTally | None = None,
 ) -> DltSource:
@@ -160,7 +163,8 @@ def persistiq_source(
     ``start``/``end`` is the window of the partitioned tables (leads, events, replies);
     leads without ``end`` continue from dlt's state. ``tally`` counts what was read.
     More than ``max_missing_campaigns_share`` of the campaigns answering 404 for their leads
-    or replies fails the read.
+    or replies fails the read. ``schema_contract`` (evolve, freeze) is dlt's schema contract
+    for every table (``schema_changes.SCHEMA_CONTRACTS``).
     """
     tally = ReadTally() if tally is None else tally
     campaigns = CampaignLists(max_missing_campaigns_share, tally.skipped)
@@ -235,4 +239,5 @@ def persistiq_source(
         configs.append(events_resource(reader, start, end))
     config = {"client": client, "resource_defaults": {"primary_key": "id"}, "resources": configs}
     source = rest_api_source(config, name=name)  # type: ignore[arg-type]
+    source.schema_contract = SCHEMA_CONTRACTS[schema_contract]
     return source.with_resources(*[table for table in TABLE_NAMES if table in resources])

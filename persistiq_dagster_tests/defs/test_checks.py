@@ -25,6 +25,7 @@ from persistiq_dagster.defs.checks import (
     ID_CHECK_NAME,
     OWNER_CHECK_NAME,
     ROWS_CHECK_NAME,
+    SCHEMA_CHECK_NAME,
     build_table_checks,
 )
 from persistiq_dagster.defs.resources.dlt import PersistIQDltResource
@@ -50,6 +51,7 @@ TABLES = TABLE_NAMES
 EVERY_CHECK = {
     *((table, ID_CHECK_NAME) for table in TABLES),
     *((table, ROWS_CHECK_NAME) for table in TABLES),
+    *((table, SCHEMA_CHECK_NAME) for table in TABLES),
     ("leads", OWNER_CHECK_NAME),
 }
 TABLE_CHECKS = build_table_checks(DEFAULT_SETTINGS.enabled_tables)

@@ -230,6 +230,7 @@ def test_a_real_load_is_fresh_and_the_sensor_rechecks_only_after_a_new_load(
     assert {e.check_name for e in load.get_asset_check_evaluations()} == {
         "id_unique_and_not_null",
         "rows_match_last_load",
+        "schema_unchanged",
         FRESHNESS_CHECK_NAME,
     }
     assert all(e.passed for e in load.get_asset_check_evaluations())

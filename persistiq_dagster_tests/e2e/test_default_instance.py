@@ -24,14 +24,14 @@ from persistiq_emulator.generate import DEFAULT_UPDATED_DAYS
 
 CORE = ["--select", "persistiq/users,persistiq/campaigns"]
 LEADS = ["--select", "persistiq/leads", "--partition-range", "...".join(DEFAULT_UPDATED_DAYS)]
-# Two checks per table, leads' owners, and one freshness check per table.
-CHECKS_PER_RUN = {"core": 6, "leads": 4}
+# Three checks per table (ids, rows, schema), leads' owners, and one freshness check per table.
+CHECKS_PER_RUN = {"core": 8, "leads": 5}
 # Twice: a fresh instance on an empty warehouse, then another on the loaded one.
 REPEATS = 2
 # The load checks' names: the rest are the models' (dbt tests and the two that name findings).
 LOAD_CHECK_NAMES = {
     "id_unique_and_not_null", "rows_match_last_load", "owner_id_not_null",
-    "freshness_check",
+    "schema_unchanged", "freshness_check",
 }  # fmt: skip
 TIMEOUT = 300
 

@@ -128,7 +128,7 @@ def test_every_check_runs_and_passes_on_postgres(postgres_warehouse, persistiq):
     results = jobs_results(persistiq, postgres_warehouse)
     assert all(result.success for result in results)
     evaluations = [e for result in results for e in result.get_asset_check_evaluations()]
-    assert len(evaluations) == 2 * len(TABLE_NAMES) + 1  # id and rows checks, leads' owners
+    assert len(evaluations) == 3 * len(TABLE_NAMES) + 1  # ids, rows, schema; leads' owners
     assert [e.check_name for e in evaluations if not e.passed] == []
     rows = {
         e.asset_key.path[-1]: e.metadata["rows_found"].value

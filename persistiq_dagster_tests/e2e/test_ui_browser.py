@@ -75,7 +75,7 @@ TABLES = [
     "tags",
     "users",
 ]
-CHECKS = ["id_unique_and_not_null", "rows_match_last_load"]
+CHECKS = ["id_unique_and_not_null", "rows_match_last_load", "schema_unchanged"]
 EXTRA_CHECKS = {"leads": ["owner_id_not_null"]}
 # Dagster's own freshness check comes with every asset too.
 CHECK_COUNT = {table: 1 + len(CHECKS) + len(EXTRA_CHECKS.get(table, [])) for table in TABLES}

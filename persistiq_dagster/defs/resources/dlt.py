@@ -2,7 +2,9 @@
 
 Each materialisation also carries the run's dlt load ids: the checks count a run's rows by
 them (``_dlt_load_id``) rather than guessing the load from timestamps. The column tables, the
-table's own and its child tables', are rebuilt with each column's description.
+table's own and its child tables', are rebuilt with each column's description. And it says
+what the load changed in a table that was there before: columns added, and columns a value of
+another type split into a variant column (``schema_changes``), for the schema check to name.
 """
 
 from collections.abc import Mapping
@@ -21,7 +23,12 @@ from dlt.extract.resource import DltResource
 from dlt.pipeline.pipeline import Pipeline
 
 from persistiq_dagster.defs.metadata.column_tables import COLUMN_SCHEMA_KEY, loaded_column_schema
-from persistiq_dagster.defs.names import LOAD_IDS_METADATA_KEY
+from persistiq_dagster.defs.names import (
+    COLUMNS_ADDED_METADATA_KEY,
+    COLUMNS_RETYPED_METADATA_KEY,
+    LOAD_IDS_METADATA_KEY,
+)
+from persistiq_dagster.source.schema_changes import load_changes
 
 
 class PersistIQDltResource(DagsterDltResource):
@@ -37,9 +44,12 @@ class PersistIQDltResource(DagsterDltResource):
         schema = dlt_pipeline.default_schema
         table = schema.naming.normalize_table_identifier(str(resource.table_name))
         column_schemas = _column_schemas(table, schema)
+        changes = load_changes(load_info, table)
         metadata = {
             **super().extract_resource_metadata(context, resource, load_info, dlt_pipeline),
             LOAD_IDS_METADATA_KEY: MetadataValue.json(list(load_info.loads_ids)),
+            COLUMNS_ADDED_METADATA_KEY: MetadataValue.json(changes.added),
+            COLUMNS_RETYPED_METADATA_KEY: MetadataValue.json(changes.retyped),
             **column_schemas,
         }
         # dagster-dlt lists a declared child table before it has a row, and so a table the

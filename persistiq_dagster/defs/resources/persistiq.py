@@ -50,6 +50,12 @@ class PersistIQResource(ConfigurableResource):
         description="The share of listed campaigns whose leads or replies may answer 404 "
         "(deleted meanwhile) before the run fails as if the endpoint were gone.",
     )
+    schema_contract: str = Field(
+        default=config.DEFAULT_SCHEMA_CONTRACT,
+        pattern="^(evolve|freeze)$",
+        description="evolve: a new field becomes a column (a new type, a variant column); "
+        "freeze: the load fails before anything is written.",
+    )
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "PersistIQResource":
@@ -63,6 +69,7 @@ class PersistIQResource(ConfigurableResource):
             concurrent_requests=settings.concurrent_requests,
             load_reply_bodies=settings.load_reply_bodies,
             max_missing_campaigns_share=settings.max_missing_campaigns_share,
+            schema_contract=settings.schema_contract,
         )
 
     def require_api_key(self) -> str:
@@ -120,6 +127,7 @@ class PersistIQResource(ConfigurableResource):
             reply_bodies=self.load_reply_bodies,
             concurrency=self.concurrent_requests,
             max_missing_campaigns_share=self.max_missing_campaigns_share,
+            schema_contract=self.schema_contract,
             session=self.build_session(),
             tally=tally,
         )
