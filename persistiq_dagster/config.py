@@ -41,6 +41,7 @@ LEADS_CRON_ENV = "PERSISTIQ_LEADS_CRON"
 ACTIVITY_CRON_ENV = "PERSISTIQ_ACTIVITY_CRON"
 LEADS_RECONCILE_CRON_ENV = "PERSISTIQ_LEADS_RECONCILE_CRON"
 LEADS_SENSOR_INTERVAL_ENV = "PERSISTIQ_LEADS_SENSOR_INTERVAL_SECONDS"
+LEADS_SENSOR_ACTIVITY_MINUTES_ENV = "PERSISTIQ_LEADS_SENSOR_ACTIVITY_MINUTES"
 FRESHNESS_HOURS_ENV = "PERSISTIQ_FRESHNESS_HOURS"
 FRESHNESS_DEADLINE_ENV = "PERSISTIQ_FRESHNESS_DEADLINE"
 FAILURE_WEBHOOK_URL_ENV = "PERSISTIQ_FAILURE_WEBHOOK_URL"
@@ -96,6 +97,8 @@ DEFAULT_LEADS_RECONCILE_CRON = "0 5 * * 0"
 # event or reply after its day was loaded; rows merge on id, so a day read again never doubles.
 DEFAULT_ACTIVITY_LOOKBACK_DAYS = 3
 DEFAULT_LEADS_SENSOR_INTERVAL_SECONDS = 300
+# Today's events and replies with today's leads: a request per campaign, so at most hourly.
+DEFAULT_LEADS_SENSOR_ACTIVITY_MINUTES = 60
 DEFAULT_FRESHNESS_HOURS = 26  # the daily refresh, with two hours to spare
 DEFAULT_FRESHNESS_DEADLINE = time(9, 0)  # by when the day that closed at midnight is loaded
 
@@ -154,6 +157,7 @@ class Settings:
     leads_reconcile_cron: str = DEFAULT_LEADS_RECONCILE_CRON
     activity_lookback_days: int = DEFAULT_ACTIVITY_LOOKBACK_DAYS
     leads_sensor_interval_seconds: int = DEFAULT_LEADS_SENSOR_INTERVAL_SECONDS
+    leads_sensor_activity_minutes: int = DEFAULT_LEADS_SENSOR_ACTIVITY_MINUTES
     freshness_hours: int = DEFAULT_FRESHNESS_HOURS
     freshness_deadline: time = DEFAULT_FRESHNESS_DEADLINE
     failure_webhook_url: str | None = None
@@ -216,6 +220,9 @@ class Settings:
             ),
             leads_sensor_interval_seconds=env.whole_number(
                 LEADS_SENSOR_INTERVAL_ENV, DEFAULT_LEADS_SENSOR_INTERVAL_SECONDS
+            ),
+            leads_sensor_activity_minutes=env.whole_number(
+                LEADS_SENSOR_ACTIVITY_MINUTES_ENV, DEFAULT_LEADS_SENSOR_ACTIVITY_MINUTES, minimum=0
             ),
             freshness_hours=env.whole_number(FRESHNESS_HOURS_ENV, DEFAULT_FRESHNESS_HOURS),
             freshness_deadline=env.read(

@@ -104,6 +104,14 @@ def test_a_bad_start_date_names_the_variable():
             "lock",
             "is not one of evolve, freeze",
         ),
+        (
+            "PERSISTIQ_LEADS_SENSOR_ACTIVITY_MINUTES",
+            lambda settings: settings.leads_sensor_activity_minutes,
+            60,
+            ("0", 0),
+            "hourly",
+            "is not a whole number of at least 0",
+        ),
     ],
     ids=[
         "concurrent-requests",
@@ -112,6 +120,7 @@ def test_a_bad_start_date_names_the_variable():
         "reply-tolerance",
         "max-missing-campaigns-share",
         "schema-contract",
+        "sensor-activity-minutes",
     ],
 )
 def test_a_setting_has_a_default_takes_a_value_and_names_itself_when_wrong(

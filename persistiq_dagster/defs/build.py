@@ -60,7 +60,12 @@ def build_defs(settings: Settings) -> Definitions:
             build_leads_reconcile_schedule(settings, persistiq_leads_reconcile_job),
         ],
         sensors=[
-            build_leads_updates_sensor(settings.leads_sensor_interval_seconds, partitions, jobs),
+            build_leads_updates_sensor(
+                settings.leads_sensor_interval_seconds,
+                partitions,
+                jobs,
+                settings.leads_sensor_activity_minutes,
+            ),
             build_run_failure_sensor(
                 [*(job.name for job in jobs.all), persistiq_leads_reconcile_job.name],
                 settings.failure_webhook_url,

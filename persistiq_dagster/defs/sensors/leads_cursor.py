@@ -22,12 +22,14 @@ class LeadsCursor:
     ``step_past`` gave, with no ids). ``ids_at_cursor``: the leads already seen at exactly
     that instant, so a lead updated in the same second but seen only later still counts.
     ``fingerprint``: sha256 of the page's leads that have no ``updated_at`` (None until a
-    first page was read).
+    first page was read). ``activity_at``: when today's events and replies were last
+    requested (None before the first time), by our clock.
     """
 
     updated_at: str
     ids_at_cursor: tuple[str, ...] = ()
     fingerprint: str | None = None
+    activity_at: str | None = None
 
     def to_json(self) -> str:
         return json.dumps(
@@ -35,6 +37,7 @@ class LeadsCursor:
                 "updated_at": self.updated_at,
                 "ids_at_cursor": list(self.ids_at_cursor),
                 "fingerprint": self.fingerprint,
+                "activity_at": self.activity_at,
             },
             sort_keys=True,
         )
@@ -48,11 +51,14 @@ class LeadsCursor:
             parse_instant(updated_at)
             ids = tuple(str(lead_id) for lead_id in data.get("ids_at_cursor") or ())
             fingerprint = data.get("fingerprint")
+            activity_at = data.get("activity_at")
+            if activity_at is not None:
+                parse_instant(activity_at)
         except (TypeError, KeyError, AttributeError, ValueError) as error:
             raise ValueError(f"not a leads sensor cursor: {raw[:200]!r}") from error
         if not isinstance(fingerprint, str | None):
             raise ValueError(f"not a leads sensor cursor: {raw[:200]!r}")
-        return cls(updated_at, ids, fingerprint)
+        return cls(updated_at, ids, fingerprint, activity_at)
 
 
 def step_past(value: str) -> str:

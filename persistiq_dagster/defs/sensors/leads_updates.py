@@ -1,5 +1,6 @@
-"""``persistiq_leads_updates_sensor``: a run of the leads job for each day with new PersistIQ
-updates, and of the activity job for today whenever today's leads are requested.
+"""``persistiq_leads_updates_sensor``: one run of the leads job over the days with new
+PersistIQ updates, and of the activity job for today when today's leads are requested, at most
+once per ``PERSISTIQ_LEADS_SENSOR_ACTIVITY_MINUTES``.
 
 One request a tick: page 1 of ``GET /leads?updated_after=``, sent one second before the
 cursor (``server_lower_bound``); the rest is filtered here. PersistIQ orders leads by id,
@@ -30,10 +31,18 @@ each a function below:
    fingerprinted, so with more than a page of such leads a change on a later page goes
    unnoticed until the next scheduled load (and rule 3 needs a lead with ``updated_at``
    on page 1: stepping the cursor would not change a page of leads without it).
-6. Run keys. Every run key is derived from the day and the new cursor, so a run is never
-   requested twice, and a tick that moves the cursor never repeats an earlier key.
+6. One run, one pass. The days to load are one leads run: a day's partition, or the range
+   from the first day to the last, as a backfill runs it. A leads run reads every page
+   updated since its first day (``updated_after``), so a run per day would read the pages of
+   the last day once per day before it: catching up N days would cost N passes.
+   Every run key is derived from the days and the new cursor, so a run is never requested
+   twice, and a tick that moves the cursor never repeats an earlier key.
 7. PersistIQ unreadable (no key, unreachable, timeout, 401, 5xx or 429 after the
    retries, a malformed page): the tick skips with the reason and the cursor stays put.
+8. Activity, bounded. Today's events and replies cost a request per campaign (replies are
+   read per campaign), so they are requested with today's leads at most once per
+   ``activity_minutes``, not on every tick that finds a lead: the cursor keeps when they were
+   last requested. The daily activity schedule reads every day again.
 """
 
 from __future__ import annotations
@@ -54,8 +63,14 @@ from dagster import (
     sensor,
 )
 
-from persistiq_dagster.config import LEADS_SENSOR_INTERVAL_ENV, PersistIQConfigError
+from persistiq_dagster.config import (
+    DEFAULT_LEADS_SENSOR_ACTIVITY_MINUTES,
+    LEADS_SENSOR_ACTIVITY_MINUTES_ENV,
+    LEADS_SENSOR_INTERVAL_ENV,
+    PersistIQConfigError,
+)
 from persistiq_dagster.defs.jobs import LoadJobs
+from persistiq_dagster.defs.partitions import partition_range_tags
 from persistiq_dagster.defs.resources.persistiq import PersistIQResource
 from persistiq_dagster.defs.sensors.leads_cursor import (
     LeadsCursor,
@@ -189,6 +204,13 @@ def advanced_cursor(
     return LeadsCursor(latest, tuple(sorted(at_latest)), fingerprint)
 
 
+def activity_due(cursor: LeadsCursor, now: datetime, minutes: int) -> bool:
+    """Rule 8: today's activity may be requested again."""
+    if cursor.activity_at is None:
+        return True
+    return now - parse_instant(cursor.activity_at) >= timedelta(minutes=minutes)
+
+
 def run_requests(
     jobs: LoadJobs,
     partitions: TimeWindowPartitionsDefinition,
@@ -197,21 +219,28 @@ def run_requests(
     updated_after: str,
     change: str,
     new_cursor: LeadsCursor,
+    with_activity: bool = True,
 ) -> list[RunRequest]:
-    """Rule 6: a leads run per day, and an activity run for today when today is among them;
-    each run key derived from the day and the new cursor, so no run is requested twice."""
-    day_keys = [day.strftime(partitions.fmt) for day in sorted(run_days)]
+    """Rule 6: one leads run over ``run_days`` (its first to its last), and, when
+    ``with_activity`` (rule 8), an activity run for today when today is among them; each run
+    key derived from the days and the new cursor, so no run is requested twice."""
+    if not run_days:
+        return []
+    first, last = (day.strftime(partitions.fmt) for day in (min(run_days), max(run_days)))
+    days = first if first == last else f"{first}...{last}"
+    window = (
+        {"partition_key": first} if first == last else {"tags": partition_range_tags(first, last)}
+    )
     requests = [
         RunRequest(
             job_name=jobs.leads.name,
-            partition_key=key,
-            run_key=f"persistiq_leads:{key}:{new_cursor.updated_at}:{change}",
-            tags={"persistiq/updated_after": updated_after},
+            run_key=f"persistiq_leads:{days}:{new_cursor.updated_at}:{change}",
+            partition_key=window.get("partition_key"),
+            tags={**window.get("tags", {}), "persistiq/updated_after": updated_after},
         )
-        for key in day_keys
     ]
     today_key = today.strftime(partitions.fmt)
-    if jobs.activity is not None and today_key in day_keys:
+    if jobs.activity is not None and with_activity and today in run_days:
         requests.append(
             RunRequest(
                 job_name=jobs.activity.name,
@@ -223,9 +252,13 @@ def run_requests(
 
 
 def build_leads_updates_sensor(
-    interval_seconds: int, partitions: TimeWindowPartitionsDefinition, jobs: LoadJobs
+    interval_seconds: int,
+    partitions: TimeWindowPartitionsDefinition,
+    jobs: LoadJobs,
+    activity_minutes: int = DEFAULT_LEADS_SENSOR_ACTIVITY_MINUTES,
 ) -> SensorDefinition:
-    """The sensor, polling every ``interval_seconds``; off until turned on."""
+    """The sensor, polling every ``interval_seconds``; off until turned on. Today's activity
+    at most every ``activity_minutes``."""
 
     @sensor(
         name="persistiq_leads_updates_sensor",
@@ -235,15 +268,17 @@ def build_leads_updates_sensor(
         default_status=DefaultSensorStatus.STOPPED,
         description=(
             "Asks PersistIQ, with one request a tick, for leads updated since the last update "
-            "seen (GET /leads?updated_after=, page 1) and launches persistiq_leads_job for each "
-            "day that holds a new update (normally today), once per update. When page 1 holds "
+            "seen (GET /leads?updated_after=, page 1) and launches persistiq_leads_job over the "
+            "days that hold a new update (normally today), in one run, once per update. When "
+            "page 1 holds "
             "only leads already seen and PersistIQ has more (a bulk update in one second), "
             "steps past that second and launches every day since it. Starts from the beginning "
             "of today; never backfills older days. Skips, without moving on, while PersistIQ "
             "cannot be read. "
             + (
                 "When it requests today's leads it also requests today's events and replies "
-                f"({jobs.activity.name}). "
+                f"({jobs.activity.name}), at most every {activity_minutes} minutes "
+                f"({LEADS_SENSOR_ACTIVITY_MINUTES_ENV}). "
                 if jobs.activity is not None
                 else ""
             )
@@ -312,9 +347,21 @@ def build_leads_updates_sensor(
                 )
             return SensorResult(skip_reason=SkipReason(reason), cursor=new_cursor.to_json())
 
+        with_activity = days.today in run_days and activity_due(
+            cursor, tick_started, activity_minutes
+        )
+        if with_activity and jobs.activity is not None:
+            new_cursor = replace(new_cursor, activity_at=to_iso_timestamp(tick_started))
         change = hashlib.sha256(f"{context.cursor}|{new_cursor.to_json()}".encode()).hexdigest()
         requests = run_requests(
-            jobs, partitions, run_days, days.today, updated_after, change[:12], new_cursor
+            jobs,
+            partitions,
+            run_days,
+            days.today,
+            updated_after,
+            change[:12],
+            new_cursor,
+            with_activity,
         )
         day_keys = ", ".join(day.strftime(partitions.fmt) for day in sorted(run_days))
         context.log.info(

@@ -14,6 +14,7 @@ from dagster import (
     DefaultSensorStatus,
     Definitions,
     EnvVar,
+    PartitionKeyRange,
     build_sensor_context,
 )
 
@@ -21,6 +22,10 @@ from persistiq_dagster import config
 from persistiq_dagster.config import PersistIQConfigError, Settings
 from persistiq_dagster.defs.build import build_defs
 from persistiq_dagster.defs.jobs import LoadJobs
+from persistiq_dagster.defs.partitions import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+)
 from persistiq_dagster.defs.resources.persistiq import PersistIQResource
 from persistiq_dagster.defs.sensors.leads_cursor import LeadsCursor, page_fingerprint
 from persistiq_dagster.defs.sensors.leads_poll import (
@@ -30,6 +35,7 @@ from persistiq_dagster.defs.sensors.leads_poll import (
 )
 from persistiq_dagster.defs.sensors.leads_updates import (
     PartitionDays,
+    activity_due,
     advanced_cursor,
     build_leads_updates_sensor,
     new_and_untimed,
@@ -44,6 +50,7 @@ from persistiq_dagster_tests.support import (
     DEFAULT_DEFS,
     LOAD_JOBS,
     PARTITIONS,
+    assert_each_page_once,
     persistiq_for,
 )
 from persistiq_emulator import PersistIQEmulator, make_dataset
@@ -92,6 +99,22 @@ def tick(instance):
 def leads_runs(result) -> list:
     """The tick's runs of the leads job (it may also request today's activity)."""
     return [r for r in result.run_requests if r.job_name == LOAD_JOBS.leads.name]
+
+
+def days_of(request) -> list[str]:
+    """The days a run request loads: its partition, or every day of its range."""
+    if request.partition_key is not None:
+        return [request.partition_key]
+    first = request.tags[ASSET_PARTITION_RANGE_START_TAG]
+    last = request.tags[ASSET_PARTITION_RANGE_END_TAG]
+    return PARTITIONS.get_partition_keys_in_range(PartitionKeyRange(first, last))
+
+
+def leads_days(result) -> list[str]:
+    """The days of the tick's one leads run (none when it requested none)."""
+    runs = leads_runs(result)
+    assert len(runs) <= 1, runs  # rule 6: one run, one pass over PersistIQ
+    return days_of(runs[0]) if runs else []
 
 
 def activity_runs(result) -> list:
@@ -217,11 +240,7 @@ def test_updates_on_two_days_request_both_partitions(emulator, store, persistiq,
     cursor = LeadsCursor(utc_z(yesterday + timedelta(hours=22))).to_json()
 
     result = tick(persistiq, cursor)
-    assert sorted(r.partition_key for r in leads_runs(result)) == [
-        day_key(yesterday),
-        day_key(now),
-    ]
-    assert len({r.run_key for r in leads_runs(result)}) == 2
+    assert leads_days(result) == [day_key(yesterday), day_key(now)]  # one run over both
     assert LeadsCursor.from_json(result.cursor).updated_at == format_timestamp(now)
     assert emulator.count() == 1
 
@@ -234,7 +253,7 @@ def test_todays_events_and_replies_are_requested_with_todays_leads_only(
     store.update_leads(count=2, at=yesterday + timedelta(hours=23))
 
     only_yesterday = tick(persistiq, cursor)
-    assert [r.partition_key for r in leads_runs(only_yesterday)] == [day_key(yesterday)]
+    assert leads_days(only_yesterday) == [day_key(yesterday)]
     assert activity_runs(only_yesterday) == []
 
     now = datetime.now(UTC)
@@ -252,10 +271,50 @@ def test_more_than_a_page_requests_every_day_since_the_cursor(emulator, store, p
     store.update_leads(count=150, at=datetime.now(UTC))  # page 1 holds 100 of them
     two_days_ago = today_start() - timedelta(days=2)
     result = tick(persistiq, LeadsCursor(utc_z(two_days_ago)).to_json())
-    assert [r.partition_key for r in leads_runs(result)] == [
+    assert leads_days(result) == [
         day_key(two_days_ago + timedelta(days=offset)) for offset in range(3)
     ]
     assert emulator.count() == 1
+
+
+def test_catching_up_days_costs_one_pass_over_the_pages_updated_since(
+    emulator, store, persistiq, warehouse, tick
+):
+    """Three days to catch up: one run, which reads each page updated since the first day
+    once (a run per day would read today's pages three times)."""
+    two_days_ago = today_start() - timedelta(days=2)
+    for offset in range(3):
+        store.update_leads(count=60, at=two_days_ago + timedelta(days=offset, hours=1))
+    result = tick(persistiq, LeadsCursor(utc_z(two_days_ago)).to_json())
+    (request,) = leads_runs(result)
+    emulator.clear_requests()
+
+    run = DEFAULT_DEFS.resolve_job_def(request.job_name).execute_in_process(
+        tags=request.tags,
+        partition_key=request.partition_key,
+        resources={"persistiq": persistiq, "warehouse": warehouse},
+    )
+
+    assert run.success
+    updated = [lead for lead in store.leads if parse_instant(lead["updated_at"]) >= two_days_ago]
+    assert len(updated) > 100  # more than a page
+    assert_each_page_once(emulator, "/v1/leads", len(updated))
+
+
+def test_todays_activity_is_requested_at_most_once_an_interval(emulator, store, persistiq, tick):
+    store.update_leads(count=2, at=datetime.now(UTC))
+    first = tick(persistiq)
+    assert len(activity_runs(first)) == 1
+
+    store.update_leads(count=2, at=datetime.now(UTC) + timedelta(seconds=1))
+    second = tick(persistiq, first.cursor)
+    assert len(leads_runs(second)) == 1 and activity_runs(second) == []  # within the hour
+
+    store.update_leads(count=2, at=datetime.now(UTC) + timedelta(seconds=2))
+    an_hour_ago = utc_z(datetime.now(UTC) - timedelta(minutes=61))
+    cursor = replace(LeadsCursor.from_json(second.cursor), activity_at=an_hour_ago)
+    third = tick(persistiq, cursor.to_json())
+    assert len(activity_runs(third)) == 1
 
 
 def test_a_page_of_leads_seen_at_the_cursor_does_not_stall_the_sensor(
@@ -266,7 +325,7 @@ def test_a_page_of_leads_seen_at_the_cursor_does_not_stall_the_sensor(
     bulk_at = a_past_second_today()
     store.add_leads(250, at=bulk_at)
     first = tick(persistiq)
-    assert [r.partition_key for r in leads_runs(first)] == [day_key(bulk_at)]
+    assert leads_days(first) == [day_key(bulk_at)]
     seen = LeadsCursor.from_json(first.cursor)
     assert seen.updated_at == format_timestamp(bulk_at)
     assert len(seen.ids_at_cursor) == 100  # page 1 only
@@ -283,7 +342,7 @@ def test_a_page_of_leads_seen_at_the_cursor_does_not_stall_the_sensor(
     assert cursor.updated_at == utc_z(later)  # within at most two ticks
     assert cursor.ids_at_cursor == (last_id,)
     requests = [request for later_tick in ticks[1:] for request in leads_runs(later_tick)]
-    assert day_key(later) in {request.partition_key for request in requests}
+    assert day_key(later) in {day for request in requests for day in days_of(request)}
     run_keys = [request.run_key for t in ticks for request in leads_runs(t)]
     assert len(set(run_keys)) == len(run_keys)  # Dagster would drop a repeated key
     assert emulator.count() == len(ticks)  # one request a tick
@@ -302,7 +361,7 @@ def test_stepping_past_a_stuck_second_requests_every_day_since_it(
     bulk = sorted(store.add_leads(150, at=stuck_at))
     cursor = LeadsCursor(format_timestamp(stuck_at), tuple(bulk[:100]))  # page 1, seen
     result = tick(persistiq, cursor.to_json())
-    assert [r.partition_key for r in leads_runs(result)] == [
+    assert leads_days(result) == [
         day_key(two_days_ago + timedelta(days=offset)) for offset in range(3)
     ]
     past = LeadsCursor.from_json(result.cursor)
@@ -611,19 +670,14 @@ def test_rule_1_and_3_advanced_cursor():
 def test_rule_6_run_requests():
     new_cursor = LeadsCursor("2024-03-10T12:00:05Z", ("l_a",))
     today = date(2024, 3, 10)
-    days = {date(2024, 3, 10), date(2024, 3, 9)}
-    after = "2024-03-09T23:59:59Z"
+    days = {date(2024, 3, 10), date(2024, 3, 8)}
+    after = "2024-03-07T23:59:59Z"
     requests = run_requests(LOAD_JOBS, PARTITIONS, days, today, after, "abc", new_cursor)
     assert [(r.job_name, r.partition_key, r.run_key) for r in requests] == [
         (
             "persistiq_leads_job",
-            "2024-03-09",
-            "persistiq_leads:2024-03-09:2024-03-10T12:00:05Z:abc",
-        ),
-        (
-            "persistiq_leads_job",
-            "2024-03-10",
-            "persistiq_leads:2024-03-10:2024-03-10T12:00:05Z:abc",
+            None,
+            "persistiq_leads:2024-03-08...2024-03-10:2024-03-10T12:00:05Z:abc",
         ),
         (
             "persistiq_activity_job",
@@ -631,17 +685,35 @@ def test_rule_6_run_requests():
             "persistiq_activity:2024-03-10:2024-03-10T12:00:05Z:abc",
         ),
     ]
-    assert all(r.tags == {"persistiq/updated_after": after} for r in requests[:2])
+    # One run from the first day to the last, as a backfill: one pass over PersistIQ.
+    assert requests[0].tags == {
+        ASSET_PARTITION_RANGE_START_TAG: "2024-03-08",
+        ASSET_PARTITION_RANGE_END_TAG: "2024-03-10",
+        "persistiq/updated_after": after,
+    }
     # Another cursor, other keys: a tick that moves the cursor never repeats a key.
     moved = LeadsCursor("2024-03-10T12:00:06Z")
     again = run_requests(LOAD_JOBS, PARTITIONS, days, today, after, "abc", moved)
     assert not {r.run_key for r in again} & {r.run_key for r in requests}
-    # Today's activity only with today's leads, and only when there is an activity job.
+    # Today's activity only with today's leads, only when due, and only with an activity job.
     yesterday_only = run_requests(
         LOAD_JOBS, PARTITIONS, {date(2024, 3, 9)}, today, after, "abc", new_cursor
     )
-    assert [r.job_name for r in yesterday_only] == ["persistiq_leads_job"]
+    assert [(r.job_name, r.partition_key) for r in yesterday_only] == [
+        ("persistiq_leads_job", "2024-03-09")
+    ]
+    not_due = run_requests(LOAD_JOBS, PARTITIONS, days, today, after, "abc", new_cursor, False)
+    assert [r.job_name for r in not_due] == ["persistiq_leads_job"]
     no_activity = LoadJobs(LOAD_JOBS.users_campaigns, LOAD_JOBS.leads, None)
     leads_only = run_requests(no_activity, PARTITIONS, days, today, after, "abc", new_cursor)
-    assert [r.job_name for r in leads_only] == ["persistiq_leads_job"] * 2
+    assert [r.job_name for r in leads_only] == ["persistiq_leads_job"]
     assert run_requests(LOAD_JOBS, PARTITIONS, set(), today, after, "abc", new_cursor) == []
+
+
+def test_rule_8_todays_activity_at_most_once_an_interval():
+    now = datetime(2024, 3, 10, 12, tzinfo=UTC)
+    assert activity_due(LeadsCursor("2024-03-10T11:00:00Z"), now, 60)  # never requested
+    earlier = LeadsCursor("2024-03-10T11:00:00Z", activity_at="2024-03-10T11:30:00Z")
+    assert not activity_due(earlier, now, 60)
+    assert activity_due(earlier, now, 30)
+    assert activity_due(earlier, now, 0)  # 0: with every leads run, as before
