@@ -110,7 +110,7 @@ def test_the_readme_commands_work_as_written(tmp_path):
             session.wait(timeout=30)
     output = log.read_text()
     assert session.returncode == 0, output[-8000:]
-    assert "Asset checks: 70 of 70 passed" in output, output[-4000:]  # make demo
+    assert "Asset checks: 80 of 80 passed" in output, output[-4000:]  # make demo
     assert "Top campaigns by reply rate (persistiq_analytics.campaign_performance)" in output
     # make demo prints its steps, not Dagster's log (that goes to the file it names).
     demo = output[output.index("::: README line") : output.index("Loaded from")]
