@@ -70,7 +70,8 @@ REPLY_KITCHEN_SINK = (
     'Hi Zoë — "quick" reply: 了解しました 👍\n\tSee you at the café.\u200f שלום, it\'s fine.'
 )
 SENTIMENTS = ("positive", "neutral", "negative", None)
-REPLY_KINDS = ("reply", "reply", "reply", "auto_reply", None)
+# A reply's kind is a string in PersistIQ's contract, never null.
+REPLY_KINDS = ("reply", "reply", "reply", "auto_reply", "reply")
 # Weights by repetition: most email events are sends and opens.
 EMAIL_EVENT_DRAW = EMAIL_EVENT_TYPES[:1] * 4 + EMAIL_EVENT_TYPES[1:2] * 3 + EMAIL_EVENT_TYPES
 
@@ -138,6 +139,7 @@ def _make_campaign_links(
         members[1].extend(rng.sample(free, min(short, len(free))))
         members[1].extend(rng.sample(busy, max(0, short - len(free))))
     links, taken, bits = [], set(), rng.getrandbits
+    fallback = [box["id"] for boxes in mailboxes_by_user.values() for box in boxes][:1] or [None]
     for campaign, lead_indexes in zip(campaigns, members, strict=True):
         creator_id = (campaign.get("creator") or {}).get("id")
         senders = [box["id"] for box in mailboxes_by_user.get(creator_id, ())]
@@ -146,7 +148,11 @@ def _make_campaign_links(
             while link_id in taken:  # new_id, inlined: this runs for ~1 link per lead
                 link_id = f"cl_{bits(48):012x}"
             taken.add(link_id)
-            mailbox_id = pick(rng, senders) if senders and draw() >= 0.06 else None
+            # PersistIQ's contract declares mailbox_id not nullable: a campaign lead is always
+            # sent from a mailbox (the creator's first, or the account's, when none drawn).
+            mailbox_id = (
+                pick(rng, senders) if senders and draw() >= 0.06 else (senders or fallback)[0]
+            )
             links.append(
                 {
                     "id": link_id,
@@ -205,13 +211,8 @@ def _make_replies(
         from_email = data.get("email") or f"{link['lead_id']}@unknown.example"
         to_email = mailbox_emails.get(link["mailbox_id"] or "")
         roll = rng.random()
-        cc = (
-            []
-            if roll >= 0.35
-            else None
-            if roll < 0.15
-            else [f"cc{draw_int(rng, 1, 99)}@example.org"]
-        )
+        # cc_emails is a list in PersistIQ's contract, never null: empty when nobody was cc'd.
+        cc = [] if roll >= 0.35 or roll < 0.15 else [f"cc{draw_int(rng, 1, 99)}@example.org"]
         pieces = [pick(rng, REPLY_FRAGMENTS) for _ in range(draw_int(rng, 1, 3))]
         body: str | None = "\n\n".join(pieces)
         subject = maybe(rng, pick(rng, REPLY_SUBJECTS), 0.85)
