@@ -13,7 +13,14 @@ from pathlib import Path
 
 import duckdb
 import requests
-from dagster import AssetKey, AssetSelection, Definitions, ExecuteInProcessResult, materialize
+from dagster import (
+    AssetKey,
+    AssetSelection,
+    DagsterInstance,
+    Definitions,
+    ExecuteInProcessResult,
+    materialize,
+)
 
 from persistiq_dagster.config import DEFAULT_CONCURRENT_REQUESTS, Settings
 from persistiq_dagster.defs.analytics.resource import PersistIQAnalytics
@@ -109,6 +116,7 @@ def run_assets(
     raise_on_error: bool = True,
     partition_key: str | None = None,
     tags: dict[str, str] | None = None,
+    instance: DagsterInstance | None = None,
 ) -> ExecuteInProcessResult:
     """Materialise the selected PersistIQ assets in process, in one run per multi-asset.
 
@@ -133,7 +141,9 @@ def run_assets(
                 {"assets": [assets], "selection": selected, **(window if partitioned else {})}
             )
     for run in runs:
-        result = materialize(resources=resources, raise_on_error=raise_on_error, **run)
+        result = materialize(
+            resources=resources, raise_on_error=raise_on_error, instance=instance, **run
+        )
         if not result.success:
             return result
     return result

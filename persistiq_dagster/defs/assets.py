@@ -36,12 +36,14 @@ from persistiq_dagster.defs.names import (
     REPEATS_METADATA_KEY,
     ROWS_METADATA_KEY,
     SKIPPED_METADATA_KEY,
+    UNTIMED_METADATA_KEY,
     WAREHOUSE_POOL,
 )
 from persistiq_dagster.defs.resources.persistiq import PersistIQResource
 from persistiq_dagster.defs.resources.warehouse import PersistIQWarehouse, step_holder
 from persistiq_dagster.source.catalog import (
     ACTIVITY_PIPELINE,
+    BY_DAY,
     CORE_PIPELINE,
     LEADS_PIPELINE,
     TABLES_BY_NAME,
@@ -121,6 +123,9 @@ def load_with_dlt(
                 if TABLES_BY_NAME[table].per_campaign:
                     counts[SKIPPED_METADATA_KEY] = MetadataValue.json(tally.skipped[table])
                     _warn_skipped(context, table, tally.skipped[table])
+                if TABLES_BY_NAME[table].loads == BY_DAY:
+                    counts[UNTIMED_METADATA_KEY] = tally.untimed[table]
+                    _warn_untimed(context, table, tally.untimed[table])
                 yield MaterializeResult(
                     asset_key=event.asset_key,
                     metadata={
@@ -205,6 +210,15 @@ def _warn_skipped(context: AssetExecutionContext, table: str, campaigns: list[st
             f"{len(campaigns)} campaign(s) were gone when their {table} were read (PersistIQ "
             f"answered 404), so {table} holds nothing for them from this run: "
             f"{', '.join(campaigns[:20])}"
+        )
+
+
+def _warn_untimed(context: AssetExecutionContext, table: str, count: int) -> None:
+    if count:
+        context.log.warning(
+            f"{count} {table} record(s) had no time, or one that is not ISO 8601: they cannot "
+            f"be placed in a day, so this run kept them with its window (rows merge on id: a "
+            f"window read again never doubles them). Counted in {UNTIMED_METADATA_KEY}."
         )
 
 

@@ -25,7 +25,7 @@ def events_resource(reader: Reader, start: Window, end: Window) -> DltResource:
     def events() -> Iterator[list[dict]]:
         if start is None or end is None:
             raise ValueError("events need the window they are read for (start and end)")
-        keep = in_window(EVENT_TIME, start, end)
+        keep = in_window(EVENT_TIME, start, end, reader.tally.counter_of_untimed("events"))
         for records in reader.pages("events", window_params(start, end)):
             yield [row for row in map(event_row, records) if keep(row)]
 

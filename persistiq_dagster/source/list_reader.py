@@ -2,7 +2,7 @@
 tally of what one run read."""
 
 from collections import Counter, defaultdict
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,11 +14,21 @@ from persistiq_dagster.source.http.page_reader import page_fetcher, read_pages
 @dataclass
 class ReadTally:
     """What one run read: pages per table, ids a snapshot sent twice (the first copy is
-    loaded), and per table the campaigns PersistIQ no longer had when their turn came."""
+    loaded), per table the campaigns PersistIQ no longer had when their turn came, and the
+    records of a window whose time was missing or not ISO 8601 (kept in every window read)."""
 
     pages: Counter[str] = field(default_factory=Counter)
     repeats: Counter[str] = field(default_factory=Counter)
     skipped: defaultdict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    untimed: Counter[str] = field(default_factory=Counter)
+
+    def counter_of_untimed(self, table: str) -> Callable[[], None]:
+        """Counts a record of ``table`` that has no time to place it by."""
+
+        def count() -> None:
+            self.untimed[table] += 1
+
+        return count
 
 
 @dataclass(frozen=True)

@@ -215,7 +215,8 @@ def persistiq_source(
             {"map": reply_row(() if reply_bodies else REPLY_BODY_FIELDS)}
         ]
         if start is not None and end is not None:
-            steps.append({"filter": in_window("sent_at", start, end)})
+            untimed = tally.counter_of_untimed("replies")
+            steps.append({"filter": in_window("sent_at", start, end, untimed)})
         configs.append(
             {
                 **per_campaign_config(

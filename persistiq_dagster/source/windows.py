@@ -75,16 +75,22 @@ def window_params(start: str | datetime, end: str | datetime) -> dict[str, str]:
 
 
 def in_window(
-    field: str, start: str | datetime, end: str | datetime
+    field: str,
+    start: str | datetime,
+    end: str | datetime,
+    untimed: Callable[[], None] | None = None,
 ) -> Callable[[dict[str, Any]], bool]:
     """A filter keeping records whose ``field`` (a datetime, see ``parse_timestamps``) is in
     ``[start, end)``. A record without it, or with text that is not ISO 8601, is kept: it
-    cannot be placed in a day, and merge on id removes any repeat."""
+    cannot be placed in a day, and merge on id removes any repeat; ``untimed`` is called for
+    each, so that the run can count and report them."""
     low, high = parse_instant(start), parse_instant(end)
 
     def keep(record: dict[str, Any]) -> bool:
         value = record.get(field)
         if not isinstance(value, datetime):
+            if untimed is not None:
+                untimed()
             return True
         moment = value if value.tzinfo else value.replace(tzinfo=UTC)
         return low <= moment < high

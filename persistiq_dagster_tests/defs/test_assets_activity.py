@@ -5,6 +5,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from dagster import DagsterInstance
 
 from persistiq_dagster.defs.partitions import partition_range_tags
 from persistiq_dagster.defs.resources.warehouse import PersistIQWarehouse
@@ -19,7 +20,7 @@ from persistiq_dagster_tests.support import (
     ten_day_dataset,
 )
 from persistiq_emulator import PersistIQEmulator, make_dataset
-from persistiq_emulator.data import event_campaign_id, event_time, reply_time
+from persistiq_emulator.data import event_campaign_id, event_time, public, reply_time
 from persistiq_emulator.generate import DEFAULT_UPDATED_DAYS
 
 ACTIVITY = ["events", "replies"]
@@ -186,3 +187,33 @@ def test_window_bounds_are_recorded_in_the_materialisation(emulator, warehouse):
         e for e in emulator.store.events if start <= event_time(e) < start + timedelta(days=1)
     ]
     assert metadata["persistiq/rows"] == len(in_day) > 0
+
+
+def test_an_event_without_a_time_is_counted_and_reported_not_placed_silently(
+    store, emulator, persistiq, warehouse
+):
+    """PersistIQ's contract lets an event's time be null: such an event cannot be placed in a
+    day, so each window read keeps it, counts it, and says so; merged on id, it is one row."""
+    timed = public(store.events[0])
+    untimed = {**timed, "id": "evt_no_time", "created_at": None, "event_at": None}
+    page = {
+        "status": "success", "errors": [], "events": [timed, untimed],
+        "has_more": False, "next_page": None,
+    }  # fmt: skip
+    instance, results = DagsterInstance.ephemeral(), []
+    for day in ("2024-01-03", "2024-01-04"):
+        emulator.inject(200, body=page, path="/v1/events")
+        results.append(
+            run_assets(
+                persistiq, warehouse, select=["events"], partition_key=day, instance=instance
+            )
+        )
+
+    for result in results:
+        (event,) = result.get_asset_materialization_events()
+        assert event.materialization.metadata["persistiq/records_without_time"].value == 1
+        said = [entry.user_message for entry in instance.all_logs(result.run_id)]
+        assert sum("1 events record(s) had no time" in message for message in said) == 1
+    assert query(warehouse, "select count(*) from persistiq.events where id = 'evt_no_time'") == [
+        (1,)
+    ]
