@@ -8,7 +8,11 @@ windows starting at a first request), it never sees more than ``limit`` in its w
 PersistIQ's own headers are obeyed too: after an answer with ``X-RateLimit-Remaining: R``,
 at most R more requests start (less those already in flight) before ``X-RateLimit-Reset``;
 once that moment has passed, at most ``X-RateLimit-Limit`` (less those in flight) until an
-answer tells the new window's state.
+answer tells the new window's state. Answers of requests sent side by side arrive in any
+order, so while some are in flight the count left is a guess on the safe side; once none is,
+the lowest ``R`` any answer of the window gave is the count left, exactly (without that, each
+window the server's limit binds lost a place or more: 99 pages a window for a limit of 100,
+and 200 pages took three windows, measured).
 
 Requests wait their turn by priority (``request_order``: the page number, for pages read
 ahead), so a page that is needed now never waits for a window behind pages guessed ahead of
@@ -65,6 +69,7 @@ class RequestBudget:
         self._server_limit: int | None = None
         self._server_remaining: int | None = None  # None: the server has said nothing
         self._server_reset_at = 0.0  # epoch seconds; inf: not told yet for this window
+        self._lowest_told: tuple[float, int] | None = None  # (reset, lowest R) of a window
         self._waiting: list[tuple[float, int]] = []  # a heap of (priority, arrival)
         self._arrivals = itertools.count()
         self._changed = threading.Condition()
@@ -143,7 +148,16 @@ class RequestBudget:
             return
         # Requests still in flight may not have been counted in this answer yet.
         told = remaining_now - self._in_flight
+        if self._lowest_told is None or self._lowest_told[0] != reset_at:
+            self._lowest_told = (reset_at, remaining_now)
+        else:
+            self._lowest_told = (reset_at, min(self._lowest_told[1], remaining_now))
         known_reset = self._server_reset_at
+        if not self._in_flight and reset_at == known_reset and reset_at > time.time():
+            # Every request sent is answered: the lowest count any answer of this window
+            # gave is what the server has left, exactly.
+            self._server_remaining = self._lowest_told[1]
+            return
         if self._server_remaining is None or known_reset == float("inf") or reset_at > known_reset:
             if reset_at > time.time():  # an answer about a window that is over tells nothing
                 self._server_remaining, self._server_reset_at = told, reset_at

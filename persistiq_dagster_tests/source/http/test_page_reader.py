@@ -92,3 +92,21 @@ def test_a_budget_binding_mid_list_costs_no_429_and_no_page_twice(warehouse):
         assert emulator.count(status=429) == 0
         assert_each_page_once(emulator, LEADS, len(store.leads))
         assert count_rows(warehouse, "leads") == len(store.leads)
+
+
+def test_under_the_servers_limit_each_window_is_used_whole(make_emulator, warehouse):
+    """20 pages of leads under a server limit of 10 requests a 3 s window, the budget the
+    same: two windows of 10 pages, and nothing asked past the last page. Answers of pages read
+    side by side arrive in any order; counting the ones still in flight as spent lost a place
+    a window, which pushed the last pages, and guesses past the end, into a third."""
+    store = ten_day_dataset(users=2, leads=2000, campaigns=2, seed=5)
+    emulator = make_emulator(store, rate_limit=10, rate_limit_window=3.0)
+    persistiq = persistiq_for(emulator, requests_per_minute=10, rate_limit_window=3.0)
+
+    run_assets(persistiq, warehouse, select=["leads"])
+
+    asked = sorted((r.time, r.status) for r in emulator.requests if r.path == LEADS)
+    assert [status for _, status in asked] == [200] * 20
+    first = asked[0][0]
+    assert sorted({int((at - first) // 3.0) for at, _ in asked}) == [0, 1]
+    assert count_rows(warehouse, "leads") == 2000
