@@ -1,8 +1,12 @@
 """Another process that holds the warehouse lock, as another run would."""
 
+import os
+import signal
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from persistiq_dagster_tests.dagster_cli import PROJECT_DIR
@@ -30,3 +34,15 @@ def hold_lock(lock_path: Path, seconds: float) -> subprocess.Popen:
     )  # fmt: skip
     assert holder.stdout.readline().strip() == "held"
     return holder
+
+
+@contextmanager
+def lock_held_elsewhere(lock_path: Path) -> Iterator[subprocess.Popen]:
+    """``lock_path`` held by another process while the block runs; that process is killed
+    (its process group) after it, however the block ends."""
+    holder = hold_lock(lock_path, seconds=60)
+    try:
+        yield holder
+    finally:
+        os.killpg(holder.pid, signal.SIGKILL)
+        holder.wait()

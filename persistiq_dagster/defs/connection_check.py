@@ -44,12 +44,7 @@ def ask(
     session: Session, persistiq: PersistIQResource, table: str, path: str
 ) -> tuple[EndpointAnswer, list]:
     """Page 1 of ``path``: ok when it is PersistIQ's envelope with ``table``'s records."""
-    api_key = persistiq.require_api_key()
-    headers = {
-        "x-api-key": api_key,
-        "User-Agent": persistiq.user_agent,
-        "Accept": "application/json",
-    }
+    api_key, headers = persistiq.require_api_key(), persistiq.request_headers()
     try:
         response = session.get(api_url(persistiq.base_url, path), headers=headers)
     except requests.RequestException as error:

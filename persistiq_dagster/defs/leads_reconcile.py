@@ -30,7 +30,7 @@ from dlt.destinations.exceptions import DatabaseUndefinedRelation
 from persistiq_dagster.config import Settings
 from persistiq_dagster.defs.names import asset_key
 from persistiq_dagster.defs.resources.persistiq import PersistIQResource
-from persistiq_dagster.defs.resources.warehouse import PersistIQWarehouse
+from persistiq_dagster.defs.resources.warehouse import PersistIQWarehouse, step_holder
 from persistiq_dagster.source.catalog import LEADS_PIPELINE
 from persistiq_dagster.source.current_rows import count_current_rows, rows
 from persistiq_dagster.source.deleted_leads import (
@@ -52,8 +52,7 @@ def persistiq_leads_reconcile(
     context: OpExecutionContext, persistiq: PersistIQResource, warehouse: PersistIQWarehouse
 ) -> None:
     """Mark the leads PersistIQ deleted (``deleted_at``), unmark those that came back."""
-    holder = f"run {context.run.run_id} step {context.op.name}"
-    with warehouse.lock(holder, log=context.log.info):
+    with warehouse.lock(step_holder(context), log=context.log.info):
         pipeline = warehouse.build_pipeline(LEADS_PIPELINE)
         with pipeline.sql_client() as client:
             try:
@@ -64,9 +63,9 @@ def persistiq_leads_reconcile(
         reader, started = persistiq.build_reader(), datetime.now(UTC)
         try:
             listed = listed_lead_ids(reader)
-            with pipeline.sql_client() as client, client.begin_transaction():
-                found = reconcile_leads(client, listed, lead_exists(reader), started)
             with pipeline.sql_client() as client:
+                with client.begin_transaction():
+                    found = reconcile_leads(client, listed, lead_exists(reader), started)
                 current = count_current_rows(client, "leads")
         except Exception as error:
             explanation = explain_failure(error, persistiq.base_url, persistiq.max_retries)

@@ -52,10 +52,10 @@ def reconcile_leads(
         lead for lead, is_marked in marked.items() if not is_marked and lead not in listed
     )
     gone = [lead for lead in missing if not exists(lead)]
+    shifted = sorted(set(missing) - set(gone))
     back = sorted(lead for lead, is_marked in marked.items() if is_marked and lead in listed)
     _update(client, f"update {table} set {deleted_at} = %s where {id_} in", gone, at)
     _update(client, f"update {table} set {deleted_at} = null where {id_} in", back)
-    shifted = [lead for lead in missing if lead not in set(gone)]
     return Reconciliation(len(listed), gone, back, shifted)
 
 

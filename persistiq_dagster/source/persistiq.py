@@ -48,6 +48,7 @@ from persistiq_dagster.source.columns import COLUMNS_BY_RESOURCE, columns_for, n
 from persistiq_dagster.source.events import events_resource
 from persistiq_dagster.source.http.errors import check_envelope, raise_for_persistiq_error
 from persistiq_dagster.source.http.pagination import PersistIQPaginator
+from persistiq_dagster.source.http.session import api_headers
 from persistiq_dagster.source.leads import leads_incremental, leads_resource
 from persistiq_dagster.source.list_reader import Reader, ReadTally
 from persistiq_dagster.source.records import (
@@ -168,7 +169,7 @@ def persistiq_source(
     """
     tally = ReadTally() if tally is None else tally
     campaigns = CampaignLists(max_missing_campaigns_share, tally.skipped)
-    headers = {"User-Agent": user_agent, "Accept": "application/json"}
+    headers = api_headers(user_agent)
     client: dict[str, Any] = {
         "base_url": base_url,
         "auth": {
@@ -232,7 +233,7 @@ def persistiq_source(
             }
         )
     reader = Reader(
-        session, base_url, {**headers, "x-api-key": api_key or ""}, api_key, concurrency, tally
+        session, base_url, api_headers(user_agent, api_key or ""), api_key, concurrency, tally
     )
     if "leads" in wanted:
         configs.append(leads_resource(reader, leads_incremental(start, end)))

@@ -10,7 +10,7 @@ from requests import Session
 from persistiq_dagster import config
 from persistiq_dagster.config import PersistIQConfigError, Settings
 from persistiq_dagster.source.catalog import TABLE_NAMES
-from persistiq_dagster.source.http.session import build_session
+from persistiq_dagster.source.http.session import api_headers, build_session
 from persistiq_dagster.source.list_reader import Reader, ReadTally
 from persistiq_dagster.source.persistiq import persistiq_source
 from persistiq_dagster.source.windows import to_iso_timestamp
@@ -91,13 +91,17 @@ class PersistIQResource(ConfigurableResource):
             concurrency=self.concurrent_requests,
         )
 
+    def request_headers(self) -> dict[str, str]:
+        """The headers of a request of our own, the key among them."""
+        return api_headers(self.user_agent, self.require_api_key())
+
     def build_reader(self) -> Reader:
         """Reads a list of our own, several pages at a time, through the run's session."""
         api_key = self.require_api_key()
         return Reader(
             self.build_session(),
             self.base_url,
-            {"User-Agent": self.user_agent, "Accept": "application/json", "x-api-key": api_key},
+            self.request_headers(),
             api_key,
             self.concurrent_requests,
             ReadTally(),

@@ -13,7 +13,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import dlt
-from dagster import AssetCheckExecutionContext, AssetExecutionContext, ConfigurableResource
+from dagster import (
+    AssetCheckExecutionContext,
+    AssetExecutionContext,
+    ConfigurableResource,
+    OpExecutionContext,
+)
 from dlt.common.destination import Destination
 from dlt.common.pipeline import get_dlt_pipelines_dir
 from dlt.pipeline.pipeline import Pipeline
@@ -170,7 +175,9 @@ class PersistIQWarehouse(ConfigurableResource):
         )
 
 
-def step_holder(context: AssetExecutionContext | AssetCheckExecutionContext) -> str:
+def step_holder(
+    context: AssetExecutionContext | AssetCheckExecutionContext | OpExecutionContext,
+) -> str:
     """Who holds the warehouse lock, as a user would look it up in the UI: run and step."""
     return f"run {context.run.run_id} step {context.op_execution_context.op.name}"
 

@@ -60,11 +60,7 @@ def poll_leads(persistiq: PersistIQResource, updated_after: str) -> LeadsPage:
         response = session.get(
             url,
             params={LEADS_CURSOR_PARAM: updated_after},
-            headers={
-                "x-api-key": api_key,
-                "User-Agent": persistiq.user_agent,
-                "Accept": "application/json",
-            },
+            headers=persistiq.request_headers(),
             timeout=(min(CONNECT_TIMEOUT_SECONDS, quick.request_timeout), quick.request_timeout),
         )
     except requests.RequestException as error:

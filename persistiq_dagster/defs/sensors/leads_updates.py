@@ -227,16 +227,17 @@ def run_requests(
     if not run_days:
         return []
     first, last = (day.strftime(partitions.fmt) for day in (min(run_days), max(run_days)))
-    days = first if first == last else f"{first}...{last}"
-    window = (
-        {"partition_key": first} if first == last else {"tags": partition_range_tags(first, last)}
-    )
+    one_day = first == last
+    days = first if one_day else f"{first}...{last}"
     requests = [
         RunRequest(
             job_name=jobs.leads.name,
             run_key=f"persistiq_leads:{days}:{new_cursor.updated_at}:{change}",
-            partition_key=window.get("partition_key"),
-            tags={**window.get("tags", {}), "persistiq/updated_after": updated_after},
+            partition_key=first if one_day else None,
+            tags={
+                **({} if one_day else partition_range_tags(first, last)),
+                "persistiq/updated_after": updated_after,
+            },
         )
     ]
     today_key = today.strftime(partitions.fmt)

@@ -76,3 +76,12 @@ def build_session(
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     return session
+
+
+def api_headers(user_agent: str, api_key: str | None = None) -> dict[str, str]:
+    """The headers of every request (PersistIQ requires a User-Agent), with the key when
+    given (dlt's rest_api sends it itself)."""
+    headers = {"User-Agent": user_agent, "Accept": "application/json"}
+    if api_key is not None:
+        headers["x-api-key"] = api_key
+    return headers

@@ -2,9 +2,7 @@
 a load holds it, the models wait, and past the bound fail naming the holder, having built
 nothing; and dbt leaves no profile (with its password) or artifacts behind."""
 
-import os
 import re
-import signal
 from pathlib import Path
 
 import duckdb
@@ -14,7 +12,7 @@ from persistiq_dagster.config import Settings
 from persistiq_dagster.defs.analytics.assets import excluded_models
 from persistiq_dagster.defs.resources.warehouse import PersistIQWarehouse
 from persistiq_dagster_tests.defs.test_load_errors import failure_text
-from persistiq_dagster_tests.lock_holder import HOLDER, hold_lock
+from persistiq_dagster_tests.lock_holder import HOLDER, lock_held_elsewhere
 from persistiq_dagster_tests.support import build_models
 
 
@@ -25,12 +23,8 @@ def test_models_wait_for_the_warehouse_lock_and_build_nothing_without_it(loaded,
     warehouse = PersistIQWarehouse(
         duckdb_path=str(copy), pipelines_dir=str(tmp_path / "p"), lock_timeout_seconds=0.5
     )
-    holder = hold_lock(tmp_path / "warehouse.duckdb.lock", seconds=60)
-    try:
+    with lock_held_elsewhere(tmp_path / "warehouse.duckdb.lock"):
         result = build_models(warehouse, Settings(), raise_on_error=False)
-    finally:
-        os.killpg(holder.pid, signal.SIGKILL)
-        holder.wait()
 
     assert not result.success
     text = failure_text(result)

@@ -13,7 +13,7 @@ from persistiq_dagster.defs.build import build_defs
 from persistiq_dagster.defs.resources.warehouse import PersistIQWarehouse
 from persistiq_dagster.defs.resources.warehouse_lock import WarehouseBusyError, warehouse_lock
 from persistiq_dagster_tests.defs.test_load_errors import failure_text
-from persistiq_dagster_tests.lock_holder import HOLDER, hold_lock
+from persistiq_dagster_tests.lock_holder import HOLDER, hold_lock, lock_held_elsewhere
 from persistiq_dagster_tests.support import count_rows, run_assets
 
 
@@ -32,16 +32,12 @@ def test_a_second_writer_waits_for_the_first(tmp_path):
 
 def test_past_the_bound_the_error_names_the_holder_and_the_setting(tmp_path):
     lock_path = tmp_path / "warehouse.duckdb.lock"
-    holder = hold_lock(lock_path, seconds=60)
-    try:
-        with (
-            pytest.raises(WarehouseBusyError) as raised,
-            warehouse_lock(lock_path, "run b", timeout=0.5),
-        ):
-            pass
-    finally:
-        os.killpg(holder.pid, signal.SIGKILL)
-        holder.wait()
+    with (
+        lock_held_elsewhere(lock_path) as holder,
+        pytest.raises(WarehouseBusyError) as raised,
+        warehouse_lock(lock_path, "run b", timeout=0.5),
+    ):
+        pass
     message = str(raised.value)
     assert HOLDER in message and f"pid {holder.pid}" in message
     assert "PERSISTIQ_WAREHOUSE_LOCK_TIMEOUT_SECONDS" in message
@@ -198,12 +194,8 @@ def test_a_load_takes_the_warehouse_lock_before_reading_persistiq(emulator, pers
         pipelines_dir=str(tmp_path / "p"),
         lock_timeout_seconds=0.5,
     )
-    holder = hold_lock(tmp_path / "w.duckdb.lock", seconds=60)
-    try:
+    with lock_held_elsewhere(tmp_path / "w.duckdb.lock"):
         result = run_assets(persistiq, warehouse, select=["users"], raise_on_error=False)
-    finally:
-        os.killpg(holder.pid, signal.SIGKILL)
-        holder.wait()
 
     assert not result.success
     text = failure_text(result)
