@@ -187,7 +187,7 @@ def advanced_cursor(
     else at the latest ``updated_at`` placed, with every id of the page at that instant (and
     those seen there before, when it has not moved); else where it was."""
     if stepped:
-        return LeadsCursor(stepped, (), fingerprint)
+        return LeadsCursor(stepped, (), fingerprint, cursor.activity_at)
     if not placed:
         return replace(cursor, fingerprint=fingerprint)
     latest = latest_timestamp([lead[LEADS_CURSOR_FIELD] for lead in placed])
@@ -201,7 +201,7 @@ def advanced_cursor(
     if latest_instant == parse_instant(cursor.updated_at):
         at_latest |= set(cursor.ids_at_cursor)
         latest = cursor.updated_at
-    return LeadsCursor(latest, tuple(sorted(at_latest)), fingerprint)
+    return LeadsCursor(latest, tuple(sorted(at_latest)), fingerprint, cursor.activity_at)
 
 
 def activity_due(cursor: LeadsCursor, now: datetime, minutes: int) -> bool:
@@ -348,12 +348,14 @@ def build_leads_updates_sensor(
                 )
             return SensorResult(skip_reason=SkipReason(reason), cursor=new_cursor.to_json())
 
+        # Keyed before this tick's activity time is stamped: the same tick evaluated again
+        # (its cursor not persisted) asks for the very same runs.
+        change = hashlib.sha256(f"{context.cursor}|{new_cursor.to_json()}".encode()).hexdigest()
         with_activity = days.today in run_days and activity_due(
             cursor, tick_started, activity_minutes
         )
         if with_activity and jobs.activity is not None:
             new_cursor = replace(new_cursor, activity_at=to_iso_timestamp(tick_started))
-        change = hashlib.sha256(f"{context.cursor}|{new_cursor.to_json()}".encode()).hexdigest()
         requests = run_requests(
             jobs,
             partitions,

@@ -309,6 +309,10 @@ def test_todays_activity_is_requested_at_most_once_an_interval(emulator, store, 
     store.update_leads(count=2, at=datetime.now(UTC) + timedelta(seconds=1))
     second = tick(persistiq, first.cursor)
     assert len(leads_runs(second)) == 1 and activity_runs(second) == []  # within the hour
+    # The cursor keeps when activity was requested as it moves on with the leads.
+    assert LeadsCursor.from_json(second.cursor).activity_at == (
+        LeadsCursor.from_json(first.cursor).activity_at
+    )
 
     store.update_leads(count=2, at=datetime.now(UTC) + timedelta(seconds=2))
     an_hour_ago = utc_z(datetime.now(UTC) - timedelta(minutes=61))
