@@ -10,7 +10,13 @@ from zoneinfo import ZoneInfo
 
 from persistiq_dagster.defs.analytics.project import DBT_PROJECT_DIR
 from persistiq_emulator import EmulatorStore
-from persistiq_emulator.data import event_campaign_id, event_lead_id, event_time, reply_time
+from persistiq_emulator.data import (
+    event_campaign_id,
+    event_lead_id,
+    event_time,
+    reply_campaign_id,
+    reply_time,
+)
 
 SEED = DBT_PROJECT_DIR / "seeds" / "persistiq_event_types.csv"
 STATS = {
@@ -46,10 +52,20 @@ def membership_mailboxes(store: EmulatorStore) -> dict[tuple[str, str], str]:
     }
 
 
+def loaded_replies(store: EmulatorStore) -> list[dict]:
+    """The replies a load holds: those with a time (PersistIQ's windows hold no reply without
+    one, as the emulator serves them by default), each with the campaign it was read for."""
+    return [
+        {**reply, "campaign_id": reply_campaign_id(reply)}
+        for reply in store.replies
+        if reply_time(reply) is not None
+    ]
+
+
 def campaign_performance(store: EmulatorStore) -> dict[str, dict]:
     leads = Counter(link["campaign_id"] for link in store.campaign_leads)
     replies_of: dict[str, list[dict]] = defaultdict(list)
-    for reply in store.replies:
+    for reply in loaded_replies(store):
         replies_of[reply["campaign_id"]].append(reply)
     expected = {}
     for campaign in store.campaigns:
@@ -68,8 +84,8 @@ def campaign_performance(store: EmulatorStore) -> dict[str, dict]:
             "opt_out_rate": rate(stats["opted_out"], contacted),
             "replies": len(replies),
             "positive_replies": len(positive),
-            "replied_leads": len({reply["lead_id"] for reply in replies}),
-            "positive_reply_rate": rate(len({r["lead_id"] for r in positive}), contacted),
+            "replied_leads": len({reply["lead_id"] for reply in replies} - {None}),
+            "positive_reply_rate": rate(len({r["lead_id"] for r in positive} - {None}), contacted),
             "first_reply_at": min(times) if times else None,
             "last_reply_at": max(times) if times else None,
         }
@@ -101,7 +117,7 @@ def campaign_daily(store: EmulatorStore, timezone: str) -> dict[tuple[str, date]
         activity = activities.get(event_type(event))
         if activity in COUNTED:
             counts[activity] += 1
-    for reply in store.replies:
+    for reply in loaded_replies(store):
         counts = row(reply["campaign_id"], reply_time(reply))
         counts["replies"] += 1
         counts["positive_replies"] += reply["sentiment"] == "positive"
@@ -128,7 +144,7 @@ def mailbox_daily(store: EmulatorStore, timezone: str) -> dict[tuple[str, date],
         activity = activities.get(event_type(event))
         if mailbox_id is not None and activity in ("sent", "bounced"):
             row(mailbox_id, event_time(event))["sends" if activity == "sent" else "bounces"] += 1
-    for reply in store.replies:
+    for reply in loaded_replies(store):
         mailbox_id = through.get((reply["campaign_id"], reply["lead_id"]))
         if mailbox_id is not None:
             row(mailbox_id, reply_time(reply))["replies"] += 1

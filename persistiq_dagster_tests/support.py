@@ -40,7 +40,9 @@ from persistiq_dagster.source.catalog import (
     TABLE_NAMES,
     pipeline_tables,
 )
+from persistiq_dagster_tests.analytics_oracle import loaded_replies
 from persistiq_emulator import EmulatorStore, PersistIQEmulator, make_dataset
+from persistiq_emulator.variants import DATA_VARIANTS
 
 # The project as the default settings build it: what a user gets with no PERSISTIQ_* set.
 DEFAULT_SETTINGS = Settings()
@@ -208,9 +210,15 @@ EXTRA_REPLIED = 5  # PersistIQ counts this many more replied leads for one campa
 
 
 def models_dataset() -> EmulatorStore:
-    """The standard data, plus events of types the seed does not map, a campaign whose
-    prospects_replied is 5 above its loaded replies, and one that contacted nobody."""
-    store = ten_day_dataset(users=5, leads=345, campaigns=12, seed=7)
+    """The standard data with every variant of it PersistIQ's contract allows, plus events
+    of types the seed does not map, a campaign whose prospects_replied is 5 above its loaded
+    replies, and one that contacted nobody."""
+    store = ten_day_dataset(users=5, leads=345, campaigns=12, seed=7, variants=DATA_VARIANTS)
+    # A reply without a time or a lead cannot count as a replied lead in the models: PersistIQ's
+    # stats are made to agree with the rest, so that the one campaign below is the only one
+    # the replies check finds disagreeing.
+    for campaign in store.campaigns:
+        campaign["stats"]["prospects_replied"] = len(replied_leads(store, campaign["id"]))
     template = next(event for event in store.events if event["event_type"] == "email_sent")
     kinds = [kind for kind, count in UNMAPPED_EVENT_TYPES.items() for _ in range(count)]
     for number, kind in enumerate(kinds):
@@ -224,6 +232,15 @@ def models_dataset() -> EmulatorStore:
     silent["stats"] = dict.fromkeys(silent["stats"], 0)
     store.bump()
     return store
+
+
+def replied_leads(store: EmulatorStore, campaign_id: str) -> set[str]:
+    """The leads with a reply to the campaign that a load holds (see loaded_replies)."""
+    return {
+        reply["lead_id"]
+        for reply in loaded_replies(store)
+        if reply["campaign_id"] == campaign_id and reply["lead_id"] is not None
+    }
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ import threading
 from persistiq_emulator.data import EVENT_SHAPES, WINDOW_ENDS
 from persistiq_emulator.generate import make_dataset
 from persistiq_emulator.server import NEXT_PAGE_STYLES, PersistIQEmulator
+from persistiq_emulator.variants import CONTRACT_VARIANTS, server_settings
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -50,11 +51,24 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--no-updated-at", action="store_true", help="leads without created_at/updated_at"
     )
+    parser.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        choices=(*CONTRACT_VARIANTS, "all"),
+        help="vary the data or the answers over what PersistIQ's contract allows (repeatable; "
+        "'all' for every variant: see persistiq_emulator/variants.py)",
+    )
     return parser.parse_args(argv)
+
+
+def chosen_variants(named: list[str]) -> tuple[str, ...]:
+    return CONTRACT_VARIANTS if "all" in named else tuple(dict.fromkeys(named))
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    variants = chosen_variants(args.variant)
     store = make_dataset(
         users=args.users,
         leads=args.leads,
@@ -66,13 +80,14 @@ def main(argv: list[str] | None = None) -> int:
         tags=args.tags,
         dnc_domains=args.dnc_domains,
         event_shape=args.event_shape,
+        variants=variants,
     )
+    settings = {"next_page_keeps_params": args.next_page_keeps_params, **server_settings(variants)}
     emulator = PersistIQEmulator(
         store=store,
         api_key=args.api_key,
         page_size=args.page_size,
         next_page_style=args.next_page_style,
-        next_page_keeps_params=args.next_page_keeps_params,
         rate_limit=args.rate_limit,
         rate_limit_window=args.rate_limit_window,
         fault_rate=args.fault_rate,
@@ -80,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
         window_ends=args.window_ends,
         host=args.host,
         port=args.port,
+        **settings,
     )
     stop_requested = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):

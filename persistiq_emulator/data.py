@@ -73,6 +73,15 @@ def reply_time(reply: dict) -> datetime | None:
     return _parse_or_none(reply.get("sent_at"))
 
 
+# Where a reply whose campaign_id is null keeps the campaign that lists it (never served).
+REPLY_CAMPAIGN_KEY = "_campaign_id"
+
+
+def reply_campaign_id(reply: dict) -> str | None:
+    """The campaign whose replies list holds the reply, even when its `campaign_id` is null."""
+    return reply.get(REPLY_CAMPAIGN_KEY) or reply.get("campaign_id")
+
+
 def event_group(event: dict) -> str | None:
     """The group (campaign, settings, lead_detail) kept under the hidden key `_group`."""
     return event.get("_group")
@@ -201,7 +210,7 @@ class EmulatorStore:
         with self.lock:
             if self.campaign(campaign_id) is None:
                 raise KeyError(campaign_id)
-            found = [reply for reply in self.replies if reply.get("campaign_id") == campaign_id]
+            found = [reply for reply in self.replies if reply_campaign_id(reply) == campaign_id]
         return sorted(found, key=lambda reply: str(reply["id"]))
 
     event_time = staticmethod(event_time)
@@ -314,7 +323,7 @@ class EmulatorStore:
             self.campaign_leads = [
                 link for link in self.campaign_leads if link["campaign_id"] != campaign_id
             ]
-            self.replies = [r for r in self.replies if r.get("campaign_id") != campaign_id]
+            self.replies = [r for r in self.replies if reply_campaign_id(r) != campaign_id]
             self.users = [_without_campaign(user, campaign_id) for user in self.users]
             self.version += 1
             return existed

@@ -62,6 +62,7 @@ class FilterContext:
 
     store: EmulatorStore
     window_ends: str = "inclusive"
+    untimed_in_windows: bool = False
 
 
 @dataclass(frozen=True)
@@ -109,13 +110,21 @@ def _after(field_name: str) -> Filter:
 
 
 def _window(param: str, time_of: Callable[[dict], datetime | None]) -> Filter:
-    """`start_at` or `end_at`: one end of a window on `time_of(record)`; null never passes."""
+    """`start_at` or `end_at`: one end of a window on `time_of(record)`; a record without a
+    time passes only with `untimed_in_windows`."""
     check = _timestamp_checker(param)
 
     def build(raw: str, context: FilterContext) -> Predicate:
         bound = check(raw)
         start, end = (bound, None) if param == "start_at" else (None, bound)
-        return lambda record: in_window(time_of(record), start, end, context.window_ends)
+
+        def keep(record: dict) -> bool:
+            moment = time_of(record)
+            if moment is None:
+                return context.untimed_in_windows
+            return in_window(moment, start, end, context.window_ends)
+
+        return keep
 
     return Filter(build, check)
 
@@ -195,6 +204,8 @@ ENDPOINTS: dict[str, Endpoint] = {
     "tags": Endpoint("tags", sources=("tags",)),
     "dnc_domains": Endpoint("dnc_domains", sources=("dnc_domains",)),
 }
+# The lists whose records may hold hidden keys (an event's group, a reply's campaign).
+HIDDEN_KEYS_IN = ("events", "replies")
 FILTERS: dict[str, Mapping[str, Filter]] = {name: ep.filters for name, ep in ENDPOINTS.items()}
 _PER_CAMPAIGN_PATHS = {"leads": "campaign_leads", "replies": "replies"}
 
@@ -232,13 +243,14 @@ def select(
     filters: Filters = (),
     campaign_id: str | None = None,
     window_ends: str = "inclusive",
+    untimed_in_windows: bool = False,
 ) -> list[dict]:
     """Every record the endpoint serves for these filters (all pages), ordered by id.
 
     NotFound when `resource` is per campaign and the campaign does not exist.
     """
     endpoint = ENDPOINTS[resource]
-    context = FilterContext(store, window_ends)
+    context = FilterContext(store, window_ends, untimed_in_windows)
     with store.lock:
         if endpoint.per_campaign:
             try:
@@ -253,7 +265,7 @@ def select(
         predicates = [endpoint.filters[name].build(raw, context) for name, raw in filters]
         selected = [r for r in live if all(keep(r) for keep in predicates)]
     selected.sort(key=lambda record: str(record.get("id")))
-    if resource == "events":
+    if resource in HIDDEN_KEYS_IN:
         selected = [public(record) for record in selected]
     return selected
 
@@ -295,6 +307,7 @@ class FilteredRecordsCache:
         filters: Filters,
         campaign_id: str | None = None,
         window_ends: str = "inclusive",
+        untimed_in_windows: bool = False,
     ) -> FilteredRecords:
         with store.lock:
             # id()/len() catch lists replaced or appended to without store.bump().
@@ -302,14 +315,21 @@ class FilteredRecordsCache:
                 (id(store.records(name)), len(store.records(name)))
                 for name in ENDPOINTS[resource].sources
             )
-            key = (id(store), resource, campaign_id, filters, window_ends, store.version, lists)
+            key = (id(store), resource, campaign_id, filters) + (
+                window_ends,
+                untimed_in_windows,
+                store.version,
+                lists,
+            )
         with self._lock:
             if key in self._entries:
                 self._entries.move_to_end(key)
                 return self._entries[key]
         # select() holds the store lock only to filter; a change made since the key was taken
         # can only make this entry newer than its key says, never older.
-        entry = FilteredRecords(select(store, resource, filters, campaign_id, window_ends))
+        entry = FilteredRecords(
+            select(store, resource, filters, campaign_id, window_ends, untimed_in_windows)
+        )
         with self._lock:
             self._entries[key] = entry
             held = sum(len(e.records) for e in self._entries.values())

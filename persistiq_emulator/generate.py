@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import random
 from collections import defaultdict
+from collections.abc import Collection
 from datetime import UTC, datetime
 
 from persistiq_emulator.data import EMAIL_EVENT_TYPES, EVENT_SHAPES, EmulatorStore
@@ -28,6 +29,7 @@ from persistiq_emulator.records import (
     new_id,
     pick,
 )
+from persistiq_emulator.variants import apply_data_variants, check_variants
 
 DEFAULT_UPDATED_FROM = datetime(2024, 1, 1, tzinfo=UTC)
 DEFAULT_UPDATED_TO = datetime(2024, 3, 1, tzinfo=UTC)
@@ -384,6 +386,7 @@ def make_dataset(
     dnc_domains: int = 130,
     event_shape: str = "openapi",
     stats_agree_with_replies: bool = True,
+    variants: Collection[str] = (),
 ) -> EmulatorStore:
     """Build a store of generated records; the same arguments always give the same data.
 
@@ -399,9 +402,12 @@ def make_dataset(
     do-not-contact domains. Events come in `event_shape`: "openapi" or "docs". With
     `stats_agree_with_replies` (the default), each campaign's prospects_replied is the
     distinct leads with a reply to it; without, the campaigns' stats are as first drawn.
+    `variants` (variants.DATA_VARIANTS) then vary a share of the records over what PersistIQ's
+    contract allows; the server's variants are not data (variants.server_settings).
     """
     if event_shape not in EVENT_SHAPES:
         raise ValueError(f"event_shape must be one of {EVENT_SHAPES}, not {event_shape!r}")
+    check_variants(variants)
     rng = random.Random(seed)
     taken: set[str] = set()
     user_records = [make_user(rng, i, taken) for i in range(users)]
@@ -449,6 +455,16 @@ def make_dataset(
     if stats_agree_with_replies:
         _agree_with_replies(campaign_records, reply_records)
     catalog = _make_catalog(random.Random(f"persistiq-catalog:{seed}"), tags, dnc_domains)
+    apply_data_variants(
+        variants,
+        {
+            "leads": lead_records,
+            "campaigns": campaign_records,
+            "replies": reply_records,
+            "events": event_records,
+            "lead_fields": catalog["lead_fields"],
+        },
+    )
     return EmulatorStore(
         user_records,
         lead_records,

@@ -24,7 +24,9 @@ query parameter: the last one wins.
 
 `start_at`/`end_at` (events, replies) bound a window whose ends are both inclusive
 (`window_ends="inclusive"`, the default: start_at <= t <= end_at) or both exclusive
-(`"exclusive"`: start_at < t < end_at); records with a null time are never in a window.
+(`"exclusive"`: start_at < t < end_at); records with a null time are in no window, or with
+`untimed_in_windows` in every one. `page_sizes` sets the records a page of one list (e.g.
+`{"events": 500}`); the others have `page_size`.
 Records are served ordered by id; pages are slices of one cached filtered list per
 (endpoint, campaign id, filters, window_ends, store version).
 """
@@ -241,10 +243,15 @@ class PersistIQEmulator:
         port: int = 0,
         window_ends: str = "inclusive",
         missing_campaign_lists: Collection[str] = (),
+        page_sizes: Mapping[str, int] | None = None,
+        untimed_in_windows: bool = False,
     ) -> None:
         self.store = store if store is not None else make_dataset()
         self.api_key = api_key
         self.page_size = page_size
+        # Records a page by list (records key), where it differs from page_size.
+        self.page_sizes = dict(page_sizes or {})
+        self.untimed_in_windows = untimed_in_windows
         self.next_page_style = next_page_style
         self.window_ends = window_ends
         self.next_page_keeps_params = next_page_keeps_params
@@ -448,7 +455,14 @@ class PersistIQEmulator:
         except BadRequest as error:
             return error_response(400, str(error), rate_headers)
         try:
-            snapshot = self._cache.get(self.store, resource, filters, campaign_id, self.window_ends)
+            snapshot = self._cache.get(
+                self.store,
+                resource,
+                filters,
+                campaign_id,
+                self.window_ends,
+                self.untimed_in_windows,
+            )
         except NotFound as error:
             return error_response(404, str(error), rate_headers)
         body = self._page_body(endpoint.key, path, query, snapshot, page)
@@ -483,7 +497,7 @@ class PersistIQEmulator:
         if page is None:
             page, start, size = 1, 0, len(snapshot.records)
         else:
-            size = max(int(self.page_size), 1)
+            size = max(int(self.page_sizes.get(key, self.page_size)), 1)
             start = (page - 1) * size
         has_more = start + size < len(snapshot.records)
         next_page: int | str | None = None

@@ -44,6 +44,7 @@ from persistiq_dagster.defs.resources.warehouse import PersistIQWarehouse, step_
 from persistiq_dagster.source.catalog import (
     ACTIVITY_PIPELINE,
     BY_DAY,
+    BY_UPDATE_DAY,
     CORE_PIPELINE,
     LEADS_PIPELINE,
     TABLES_BY_NAME,
@@ -123,7 +124,7 @@ def load_with_dlt(
                 if TABLES_BY_NAME[table].per_campaign:
                     counts[SKIPPED_METADATA_KEY] = MetadataValue.json(tally.skipped[table])
                     _warn_skipped(context, table, tally.skipped[table])
-                if TABLES_BY_NAME[table].loads == BY_DAY:
+                if TABLES_BY_NAME[table].loads in (BY_DAY, BY_UPDATE_DAY):
                     counts[UNTIMED_METADATA_KEY] = tally.untimed[table]
                     _warn_untimed(context, table, tally.untimed[table])
                 yield MaterializeResult(

@@ -2,6 +2,7 @@
 window's end is applied here; several pages at a time, timestamps parsed in extract."""
 
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 import dlt
@@ -47,7 +48,10 @@ def leads_incremental(start: Window, end: Window) -> dlt.sources.incremental[Any
 
 
 def leads_resource(reader: Reader, updated: dlt.sources.incremental[Any]) -> DltResource:
-    """``GET /leads`` from ``updated_after`` on."""
+    """``GET /leads`` from ``updated_after`` on. A lead without ``updated_at`` (PersistIQ's
+    contract does not list it) cannot be placed in a window: PersistIQ sends it with every
+    ``updated_after``, each run keeps it (rows merge on id) and the run's tally counts it."""
+    untimed = reader.tally.counter_of_untimed("leads")
 
     @dlt.resource(
         name="leads",
@@ -60,6 +64,10 @@ def leads_resource(reader: Reader, updated: dlt.sources.incremental[Any]) -> Dlt
         if updated_at.last_value is not None:
             params[LEADS_CURSOR_PARAM] = server_lower_bound(updated_at.last_value)
         for records in reader.pages("leads", params):
-            yield parse_timestamps(records, LEADS_TIMESTAMP_FIELDS)
+            parse_timestamps(records, LEADS_TIMESTAMP_FIELDS)
+            for record in records:
+                if not isinstance(record.get(LEADS_CURSOR_FIELD), datetime):
+                    untimed()
+            yield records
 
     return leads

@@ -17,6 +17,7 @@ from jsonschema import Draft7Validator
 
 from persistiq_dagster_tests.support import scan
 from persistiq_emulator import make_dataset
+from persistiq_emulator.variants import CONTRACT_VARIANTS, server_settings
 
 SPEC = json.loads(
     (
@@ -77,18 +78,26 @@ def violations(validator: Draft7Validator, bodies: list[dict]) -> list[str]:
     ]
 
 
+# The default data, and every variant of it the contract allows (variants.py) at once.
+VARIANTS = pytest.mark.parametrize("variants", [(), CONTRACT_VARIANTS], ids=["default", "all"])
+
+
+@VARIANTS
 @pytest.mark.parametrize("path", [p for p in read_endpoints() if "{" not in p])
-def test_every_page_of_each_list_matches_the_contract(make_emulator, http, path):
-    emulator = make_emulator(make_dataset())
+def test_every_page_of_each_list_matches_the_contract(make_emulator, http, path, variants):
+    emulator = make_emulator(make_dataset(variants=variants), **server_settings(variants))
     bodies = scan(http, f"{emulator.root_url}{path}")
     records_key = path.removeprefix("/v1/")
     assert sum(len(body[records_key]) for body in bodies) > 0
     assert violations(validator_for(path), bodies) == []
 
 
-def test_every_campaigns_leads_and_replies_and_one_lead_match_the_contract(make_emulator, http):
-    store = make_dataset()
-    emulator = make_emulator(store)
+@VARIANTS
+def test_every_campaigns_leads_and_replies_and_one_lead_match_the_contract(
+    make_emulator, http, variants
+):
+    store = make_dataset(variants=variants)
+    emulator = make_emulator(store, **server_settings(variants))
     for path, records_key in (
         ("/v1/campaigns/{campaign_id}/leads", "campaign_leads"),
         ("/v1/campaigns/{campaign_id}/replies", "replies"),
