@@ -16,7 +16,7 @@ from dagster import (
 )
 
 from persistiq_dagster.config import API_KEY_ENV, FAILURE_WEBHOOK_URL_ENV
-from persistiq_dagster.defs.names import ASSET_KEY_PREFIX
+from persistiq_dagster.defs.names import ANALYTICS_GROUP_NAME, ASSET_KEY_PREFIX
 from persistiq_dagster.defs.partitions import (
     ASSET_PARTITION_RANGE_END_TAG,
     ASSET_PARTITION_RANGE_START_TAG,
@@ -30,16 +30,22 @@ PARTITION_TAG = "dagster/partition"
 PARTITION_RANGE_TAGS = (ASSET_PARTITION_RANGE_START_TAG, ASSET_PARTITION_RANGE_END_TAG)
 EXCEPTION_PREFIX = re.compile(r"^(?:\w+\.)+\w+: |^\w*(?:Error|Exception|Failure): ")
 MAX_ERROR_CHARS = 1000
+# Terminal colours in an error's text (dbt's log lines carry them): noise in a log line or a
+# chat message.
+TERMINAL_COLOURS = re.compile(r"\x1b\[[0-9;]*m")
+# The first part of the keys of this project's assets: the loaded tables and the dbt models.
+WATCHED_KEY_PREFIXES = (ASSET_KEY_PREFIX, ANALYTICS_GROUP_NAME)
 
 
 def is_persistiq_run(run: DagsterRun, job_names: Collection[str]) -> bool:
     """A run of a PersistIQ job (``job_names``: runs of these carry no asset selection, so
-    they are known by name), or of the implicit asset job touching a PersistIQ asset."""
+    they are known by name), or of an asset job touching a PersistIQ table or model (a
+    materialisation from the UI, the models' automation)."""
     if run.job_name in job_names:
         return True
     keys = [*(run.asset_selection or ()), *(c.asset_key for c in run.asset_check_selection or ())]
     if keys:
-        return any(key.path[:1] == [ASSET_KEY_PREFIX] for key in keys)
+        return any(key.path[0] in WATCHED_KEY_PREFIXES for key in keys)
     # The whole implicit asset job: every asset of this code location is a PersistIQ asset.
     return run.job_name.startswith(IMPLICIT_ASSET_JOB_PREFIX)
 
@@ -64,7 +70,8 @@ def _failure_detail(context: RunFailureSensorContext) -> str:
         error = getattr(event.event_specific_data, "error", None)
         if error is not None and error.message:
             # One line, without the exception's dotted class name in front.
-            detail = " ".join(EXCEPTION_PREFIX.sub("", error.message.strip()).split())
+            plain = TERMINAL_COLOURS.sub("", error.message).strip()
+            detail = " ".join(EXCEPTION_PREFIX.sub("", plain).split())
             if len(detail) > MAX_ERROR_CHARS:
                 detail = detail[: MAX_ERROR_CHARS - 3] + "..."
             return f"{message} First error, in {event.step_key}: {detail}"
@@ -79,8 +86,8 @@ def build_run_failure_sensor(job_names: Collection[str], webhook: str | None) ->
         name="persistiq_run_failure_sensor",
         default_status=DefaultSensorStatus.RUNNING,
         description=(
-            f"Logs every failed PersistIQ run ({', '.join(job_names)}, and asset "
-            "materialisations and checks of PersistIQ assets) with its run id, job, partition "
+            f"Logs every failed PersistIQ run ({', '.join(job_names)}, and runs of PersistIQ "
+            "tables, models and their checks) with its run id, job, partition "
             f"and error, and posts it as JSON to {FAILURE_WEBHOOK_URL_ENV} when that is set."
         ),
     )

@@ -32,6 +32,7 @@ from persistiq_dagster_tests.support import (
     DEFAULT_DEFS,
     LOAD_JOBS,
     PARTITIONS,
+    duckdb_warehouse,
     persistiq_for,
     with_test_resources,
 )
@@ -244,6 +245,40 @@ def test_implicit_asset_job_runs_of_persistiq_assets_are_watched():
     assert not is_persistiq_run(run("__ASSET_JOB", checks=frozenset({other_check})), watched)
     assert is_persistiq_run(run("__ASSET_JOB"), watched)  # every asset of the code location
     assert is_persistiq_run(run("persistiq_users_campaigns_job"), watched)
+    # The models' runs: their automation's, or a materialisation from the UI.
+    funnel = AssetKey(["persistiq_analytics", "lead_funnel"])
+    assert is_persistiq_run(run("__ASSET_JOB_0", frozenset({funnel})), watched)
+    funnel_check = AssetCheckKey(funnel, "not_null_lead_funnel_leads")
+    assert is_persistiq_run(run("__ASSET_JOB_0", checks=frozenset({funnel_check})), watched)
     assert not is_persistiq_run(run("unrelated_job"), watched)
     # The jobs are known by the names given: a job the settings left out is not watched.
     assert not is_persistiq_run(run("persistiq_activity_job"), ["persistiq_leads_job"])
+
+
+@pytest.mark.slow  # a dbt build
+def test_a_failed_model_run_is_reported_and_posted(tmp_path, webhook, capsys):
+    """The models, materialised as the UI and their automation do (the implicit asset job),
+    fail to build on a warehouse that holds no PersistIQ table: the sensor reports that run
+    as it reports a failed load, and posts it."""
+    defs = with_test_resources(DEFAULT_DEFS, warehouse=duckdb_warehouse(tmp_path))
+    funnel = AssetKey(["persistiq_analytics", "lead_funnel"])
+    with DagsterInstance.ephemeral() as instance:
+        result = defs.resolve_implicit_global_asset_job_def().execute_in_process(
+            instance=instance, asset_selection=[funnel], raise_on_error=False
+        )
+        assert not result.success
+        assert result.dagster_run.job_name.startswith("__ASSET_JOB")
+        context = build_run_status_sensor_context(
+            sensor_name=FAILURE_SENSOR_NAME,
+            dagster_instance=instance,
+            dagster_run=result.dagster_run,
+            dagster_event=result.get_run_failure_event(),
+        ).for_run_failure()
+        failure_sensor(webhook.url)(context)
+
+    [payload] = webhook.payloads
+    assert payload["run_id"] == result.dagster_run.run_id
+    assert "First error, in persistiq_analytics" in payload["text"]
+    assert "Failure in model lead_funnel" in payload["text"]  # dbt's own words
+    assert "\x1b" not in payload["text"]  # without dbt's terminal colours
+    assert result.dagster_run.run_id in capsys.readouterr().err
