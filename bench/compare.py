@@ -55,6 +55,8 @@ MANY_RANGE = f"{FIRST_DAY}...{MANY_LAST_DAY}"
 MANY_PARTITIONS = ["--select", "persistiq/leads", "--partition-range", MANY_RANGE]
 ONE_PARTITION = ["--select", "persistiq/leads", "--partition", FIRST_DAY]
 RSS_GOAL_MIB = 400e6 / 2**20  # 400 MB
+# Settings the command line adds to every project run (--without-models).
+PROJECT_SETTINGS: dict[str, str] = {}
 
 
 @dataclass
@@ -161,6 +163,7 @@ def project_env(workdir: Path, base_url: str, requests_per_minute: int) -> dict[
         PERSISTIQ_PIPELINES_DIR=str(workdir / "pipelines"),
         PERSISTIQ_REQUESTS_PER_MINUTE=str(requests_per_minute),
         RUNTIME__DLTHUB_TELEMETRY="false",
+        **PROJECT_SETTINGS,
     )
     return env
 
@@ -378,7 +381,14 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, help="runs per loader (default 3; 1m: 1)")
     parser.add_argument("--leads", help="N for every scenario, or name=N,name=N")
     parser.add_argument("--plain-1m", action="store_true", help="also run plain dlt in 1m")
+    parser.add_argument(
+        "--without-models",
+        action="store_true",
+        help="the project with PERSISTIQ_ANALYTICS=false: no dbt in its processes",
+    )
     args = parser.parse_args()
+    if args.without_models:
+        PROJECT_SETTINGS["PERSISTIQ_ANALYTICS"] = "false"
     names = [name.strip() for name in args.scenarios.split(",") if name.strip()]
     unknown = set(names) - set(SCENARIOS)
     if unknown:

@@ -57,6 +57,7 @@ DUCKDB_MEMORY_LIMIT_ENV = "PERSISTIQ_DUCKDB_MEMORY_LIMIT"
 PIPELINES_DIR_ENV = "PERSISTIQ_PIPELINES_DIR"
 WAREHOUSE_LOCK_TIMEOUT_ENV = "PERSISTIQ_WAREHOUSE_LOCK_TIMEOUT_SECONDS"
 ACTIVITY_LOOKBACK_DAYS_ENV = "PERSISTIQ_ACTIVITY_LOOKBACK_DAYS"
+ANALYTICS_ENV = "PERSISTIQ_ANALYTICS"
 ANALYTICS_SCHEMA_ENV = "PERSISTIQ_ANALYTICS_SCHEMA"
 REPLY_TOLERANCE_ENV = "PERSISTIQ_REPLY_RECONCILIATION_TOLERANCE"
 MAX_MISSING_CAMPAIGNS_SHARE_ENV = "PERSISTIQ_MAX_MISSING_CAMPAIGNS_SHARE"
@@ -126,6 +127,8 @@ DEFAULT_WAREHOUSE_LOCK_TIMEOUT_SECONDS = 1800
 
 # The analytics models (dbt): their schema, beside the dataset, and the warehouses they run on.
 DEFAULT_ANALYTICS_SCHEMA = "persistiq_analytics"
+# Off, the Definitions leave the models out, and no process imports dbt (about 55 MiB each).
+DEFAULT_ANALYTICS = True
 ANALYTICS_DESTINATIONS = ("duckdb", "postgres")
 # How far the replied leads loaded may stray from PersistIQ's prospects_replied, as a share of
 # PersistIQ's count, before the reconciliation check warns.
@@ -172,14 +175,15 @@ class Settings:
     duckdb_memory_limit: str = DEFAULT_DUCKDB_MEMORY_LIMIT
     pipelines_dir: str | None = None  # dlt's default (~/.dlt/pipelines) when None
     warehouse_lock_timeout_seconds: int = DEFAULT_WAREHOUSE_LOCK_TIMEOUT_SECONDS
+    analytics: bool = DEFAULT_ANALYTICS
     analytics_schema: str = DEFAULT_ANALYTICS_SCHEMA
     reply_tolerance: float = DEFAULT_REPLY_TOLERANCE  # a share of prospects_replied, 0 to 1
 
     @property
     def runs_analytics(self) -> bool:
-        """Whether the dbt models are built: on DuckDB and PostgreSQL, the warehouses they
-        are tested on."""
-        return destination_type(self.destination) in ANALYTICS_DESTINATIONS
+        """Whether the dbt models are built: unless turned off, on DuckDB and PostgreSQL,
+        the warehouses they are tested on."""
+        return self.analytics and destination_type(self.destination) in ANALYTICS_DESTINATIONS
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -251,6 +255,7 @@ class Settings:
             warehouse_lock_timeout_seconds=env.whole_number(
                 WAREHOUSE_LOCK_TIMEOUT_ENV, DEFAULT_WAREHOUSE_LOCK_TIMEOUT_SECONDS, minimum=0
             ),
+            analytics=env.read(ANALYTICS_ENV, DEFAULT_ANALYTICS, yes_no),
             analytics_schema=env.read(ANALYTICS_SCHEMA_ENV, DEFAULT_ANALYTICS_SCHEMA, dataset_name),
             reply_tolerance=env.read(REPLY_TOLERANCE_ENV, DEFAULT_REPLY_TOLERANCE, share),
         )

@@ -286,6 +286,37 @@ def test_reply_bodies_are_off_unless_turned_on(raw, loaded):
     assert PersistIQResource.from_settings(settings).load_reply_bodies is loaded
 
 
+@pytest.mark.parametrize(("raw", "built"), [("", True), ("false", False), ("yes", True)])
+def test_the_models_are_built_unless_turned_off(raw, built):
+    assert Settings.from_env({config.ANALYTICS_ENV: raw}).runs_analytics is built
+    assert str(refused({config.ANALYTICS_ENV: "later"})).startswith(
+        "PERSISTIQ_ANALYTICS='later' is not"
+    )
+
+
+def test_without_the_models_no_process_imports_dbt(tmp_path):
+    """Loading the Definitions with PERSISTIQ_ANALYTICS=false, as every run does, imports
+    neither dbt nor dagster-dbt (about 55 MiB a process); with the default, both."""
+    check = (
+        "import sys; import persistiq_dagster.definitions as d; "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'dbt', 'dagster_dbt'}), "
+        "len(d.defs.resolve_all_asset_keys()))"
+    )
+    found = {}
+    for analytics in ("false", ""):
+        env = project_env(tmp_path / "dagster_home", **{config.ANALYTICS_ENV: analytics})
+        completed = subprocess.run(
+            [sys.executable, "-c", check], env=env, capture_output=True, text=True,
+            timeout=CLI_TIMEOUT,
+        )  # fmt: skip
+        assert completed.returncode == 0, completed.stderr[-4000:]
+        found[analytics] = completed.stdout.strip().splitlines()[-1]
+    assert found == {
+        "false": f"[] {len(TABLE_NAMES)}",
+        "": f"['dagster_dbt', 'dbt'] {len(TABLE_NAMES) + 16}",
+    }
+
+
 def test_a_reply_bodies_value_that_is_not_yes_or_no_names_the_variable():
     error = refused({config.LOAD_REPLY_BODIES_ENV: "maybe"})
 

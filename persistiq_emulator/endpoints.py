@@ -315,7 +315,11 @@ class FilteredRecordsCache:
                 (id(store.records(name)), len(store.records(name)))
                 for name in ENDPOINTS[resource].sources
             )
-            key = (id(store), resource, campaign_id, filters) + (
+            key = (
+                id(store),
+                resource,
+                campaign_id,
+                filters,
                 window_ends,
                 untimed_in_windows,
                 store.version,

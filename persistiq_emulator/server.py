@@ -28,7 +28,7 @@ query parameter: the last one wins.
 `untimed_in_windows` in every one. `page_sizes` sets the records a page of one list (e.g.
 `{"events": 500}`); the others have `page_size`.
 Records are served ordered by id; pages are slices of one cached filtered list per
-(endpoint, campaign id, filters, window_ends, store version).
+(endpoint, campaign id, filters, window_ends, untimed_in_windows, store version).
 """
 
 from __future__ import annotations

@@ -6,17 +6,13 @@ from dataclasses import dataclass
 from dagster import (
     AssetChecksDefinition,
     AssetsDefinition,
+    ConfigurableResource,
     Definitions,
     SensorDefinition,
     in_process_executor,
 )
 
 from persistiq_dagster.config import Settings
-from persistiq_dagster.defs.analytics.assets import build_analytics_assets
-from persistiq_dagster.defs.analytics.automation import build_analytics_automation_sensor
-from persistiq_dagster.defs.analytics.checks import build_analytics_checks
-from persistiq_dagster.defs.analytics.project import analytics_project
-from persistiq_dagster.defs.analytics.resource import PersistIQAnalytics
 from persistiq_dagster.defs.assets import build_load_assets
 from persistiq_dagster.defs.checks import build_table_checks
 from persistiq_dagster.defs.connection_check import build_connection_check_job
@@ -81,28 +77,39 @@ def build_defs(settings: Settings) -> Definitions:
             "dlt": PersistIQDltResource(),
             "persistiq": PersistIQResource.from_settings(settings),
             "warehouse": PersistIQWarehouse.from_settings(settings),
-            "analytics": PersistIQAnalytics.from_settings(settings),
+            **analytics.resources,
         },
     )
 
 
 @dataclass(frozen=True)
 class Analytics:
-    """The dbt models with their checks and automation; none on a warehouse they do not run
-    on (``Settings.runs_analytics``)."""
+    """The dbt models with their checks, automation and resource; none when turned off or on
+    a warehouse they do not run on (``Settings.runs_analytics``)."""
 
     assets: list[AssetsDefinition]
     checks: list[AssetChecksDefinition]
     sensors: list[SensorDefinition]
+    resources: dict[str, ConfigurableResource]
 
     @classmethod
     def build(cls, settings: Settings) -> "Analytics":
         if not settings.runs_analytics:
-            return cls([], [], [])
+            return cls([], [], [], {})
+        # Imported here, not at the top: dbt-core, which dagster-dbt brings, costs every
+        # process that loads these Definitions about 55 MiB, and PERSISTIQ_ANALYTICS=false
+        # spares the runs of a deployment without the models that cost.
+        from persistiq_dagster.defs.analytics.assets import build_analytics_assets
+        from persistiq_dagster.defs.analytics.automation import build_analytics_automation_sensor
+        from persistiq_dagster.defs.analytics.checks import build_analytics_checks
+        from persistiq_dagster.defs.analytics.project import analytics_project
+        from persistiq_dagster.defs.analytics.resource import PersistIQAnalytics
+
         models = build_analytics_assets(settings, analytics_project())
         built = {key.path[-1] for key in models.keys}
         return cls(
             [models],
             build_analytics_checks(built, settings.reply_tolerance),
             [build_analytics_automation_sensor()],
+            {"analytics": PersistIQAnalytics.from_settings(settings)},
         )

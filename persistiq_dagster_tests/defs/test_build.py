@@ -86,3 +86,12 @@ def test_the_models_are_every_staging_model_mart_and_the_seed():
 def test_no_models_on_a_warehouse_they_do_not_run_on():
     found = definitions_with(PERSISTIQ_DESTINATION="filesystem")
     assert found["models"] == [] and found["assets"] == sorted(TABLE_NAMES)
+
+
+def test_the_models_can_be_left_out():
+    found = definitions_with(PERSISTIQ_ANALYTICS="false")
+    assert found["models"] == [] and found["assets"] == sorted(TABLE_NAMES)
+    defs = build_defs(Settings.from_env({"PERSISTIQ_ANALYTICS": "false"}))
+    assert "analytics" not in (defs.resources or {})
+    assert not [sensor for sensor in defs.sensors if "analytics" in sensor.name]
+    assert build_defs(Settings()).resources.get("analytics") is not None
