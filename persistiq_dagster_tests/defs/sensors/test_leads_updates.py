@@ -5,7 +5,7 @@ import socket
 import time
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -60,6 +60,9 @@ TZ = ZoneInfo(PARTITIONS.timezone)
 WRONG_KEY = "wrong-key-0123456789abcdef"
 LEADS_SENSOR_NAME = "persistiq_leads_updates_sensor"
 FAILURE_SENSOR_NAME = "persistiq_run_failure_sensor"
+
+
+WEST = timezone(timedelta(hours=-7))
 
 
 def today_start(tz: ZoneInfo = TZ) -> datetime:
@@ -243,6 +246,36 @@ def test_updates_on_two_days_request_both_partitions(emulator, store, persistiq,
     assert leads_days(result) == [day_key(yesterday), day_key(now)]  # one run over both
     assert LeadsCursor.from_json(result.cursor).updated_at == format_timestamp(now)
     assert emulator.count() == 1
+
+
+def test_updates_written_with_offsets_and_fractions_are_placed_by_their_instant(
+    emulator, store, persistiq, tick
+):
+    """PersistIQ's contract allows any ISO 8601 form (persistiq_emulator/variants.py): a lead
+    updated late yesterday (UTC) written in +05:30 reads as today's date, and one updated now
+    written in -07:00 may read as yesterday's; each is placed by its instant."""
+    yesterday = today_start() - timedelta(days=1)
+    late, now = yesterday + timedelta(hours=23), a_past_second_today()
+    early_id, recent_id = store.leads[0]["id"], store.leads[1]["id"]
+    store.update_leads(ids=[early_id], at=late)
+    store.update_leads(ids=[recent_id], at=now)
+    written = {
+        early_id: late.astimezone(timezone(timedelta(hours=5, minutes=30))).isoformat(),
+        recent_id: (now + timedelta(microseconds=250_000)).astimezone(WEST).isoformat(),
+    }
+    for index, lead in enumerate(store.leads):
+        if lead["id"] in written:
+            store.leads[index] = {**lead, "updated_at": written[lead["id"]]}
+    store.bump()
+    assert written[early_id].startswith(f"{today_start():%Y-%m-%d}T04:30:00")
+    cursor = LeadsCursor(utc_z(late - timedelta(hours=1))).to_json()
+
+    result = tick(persistiq, cursor)
+    assert leads_days(result) == [day_key(yesterday), day_key(now)]
+    moved = LeadsCursor.from_json(result.cursor)
+    assert parse_instant(moved.updated_at) == now + timedelta(microseconds=250_000)
+    assert list(moved.ids_at_cursor) == [recent_id]
+    assert leads_runs(tick(persistiq, result.cursor)) == []
 
 
 def test_todays_events_and_replies_are_requested_with_todays_leads_only(
