@@ -169,6 +169,22 @@ def test_every_other_check_passes(models):
     assert len(evaluations(models.result)) == 39
 
 
+def test_a_campaigns_total_is_read_under_either_name(models):
+    """PersistIQ names it total_contacted or total_prospects (both in models_dataset())."""
+    found = dict(
+        query(
+            models.warehouse,
+            f"select campaign_id, total_prospects from {SCHEMA}.stg_persistiq__campaigns",
+        )
+    )
+    stats = {c["id"]: c["stats"] for c in models.store.campaigns}
+    assert found == {
+        campaign_id: s.get("total_contacted", s.get("total_prospects"))
+        for campaign_id, s in stats.items()
+    }
+    assert {"total_contacted", "total_prospects"} <= {key for s in stats.values() for key in s}
+
+
 def test_a_campaign_that_contacted_nobody_has_no_rates(models):
     silent = next(c for c in models.store.campaigns if c["stats"]["prospects_contacted"] == 0)
     found = query(
