@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from dagster import DagsterInstance
 
+from persistiq_dagster.defs.resources.warehouse import PersistIQWarehouse
 from persistiq_dagster_tests.support import (
     ACTIVITY_TABLES,
     CORE_TABLES,
@@ -39,7 +40,7 @@ def contract_store(*variants: str) -> EmulatorStore:
 @dataclass(frozen=True)
 class Varied:
     store: EmulatorStore
-    warehouse: object
+    warehouse: PersistIQWarehouse
     metadata: dict[str, dict]  # the last materialisation's metadata values, by table
     emulator: PersistIQEmulator  # stopped; its log of requests stays
 
