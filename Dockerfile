@@ -7,10 +7,16 @@
 # Every Python package is installed at the version in constraints.txt, the set the tests passed
 # with. No setting is baked in: PERSISTIQ_API_KEY and the warehouse's credentials come from the
 # environment the deployment gives the container (in the Helm values, a Kubernetes Secret).
+#
+# BASE_IMAGE: any Debian-like image with `python3` 3.11+ and its venv module, for a registry that
+# mirrors the default under another name (the tests build one from Debian's packages where
+# Docker Hub cannot be reached: e2e/test_image.py).
 
-FROM python:3.11-slim AS build
+ARG BASE_IMAGE=python:3.11-slim
+
+FROM ${BASE_IMAGE} AS build
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1
-RUN python -m venv /opt/venv
+RUN python3 -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /src
 # The dependencies first, in a layer of their own, so that a change to the code does not
@@ -22,10 +28,13 @@ RUN pip install --no-cache-dir -c constraints.txt '.[postgres]'
 COPY persistiq_dagster ./persistiq_dagster
 RUN pip install --no-cache-dir --no-deps --force-reinstall -c constraints.txt '.[postgres]'
 # The dbt project's manifest, parsed once here, as Dagster recommends: the code server reads it
-# instead of running dbt each time it loads the Definitions.
+# instead of running dbt each time it loads the Definitions. Run from / and not /src, so that
+# Python imports the installed package (the one copied below) and the manifest is written into
+# it, not into the source folder, which the final stage leaves behind.
+WORKDIR /
 RUN python -m persistiq_dagster.cli.prepare_analytics
 
-FROM python:3.11-slim
+FROM ${BASE_IMAGE}
 # A user of its own, not root. Numeric in USER below, so that Kubernetes' runAsNonRoot can check
 # it. It owns /opt/dagster: DAGSTER_HOME, dlt's working folder, a DuckDB file if one is used.
 RUN groupadd --system --gid 10001 dagster \

@@ -20,10 +20,12 @@ import pytest
 os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")  # tests talk to loopback only
 
 E2E_DIR = Path(__file__).resolve().parent / "e2e"
-# What the fast tier never starts: Dagster's command line and servers, PostgreSQL, a browser.
+# What the fast tier never starts: Dagster's command line and servers, PostgreSQL, a browser,
+# Docker.
 E2E_PROGRAMS = frozenset(
     {"dagster", "dg", "dagster-webserver", "dagster-daemon", "dagster-graphql"}
     | {"pg_ctl", "initdb", "postgres", "runuser", "chromium"}
+    | {"docker", "dockerd", "debootstrap"}
 )
 
 

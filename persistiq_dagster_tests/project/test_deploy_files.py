@@ -44,8 +44,8 @@ STOP_GRACE = 30.0  # Kubernetes' default terminationGracePeriodSeconds
 # The Dockerfile, as instructions
 
 
-def dockerfile_stages(text: str) -> list[list[tuple[str, str]]]:
-    """Each build stage's instructions, ``(KEYWORD, arguments)``, continuation lines joined."""
+def dockerfile_instructions(text: str) -> list[tuple[str, str]]:
+    """Every instruction, ``(KEYWORD, arguments)``, continuation lines joined."""
     instructions: list[tuple[str, str]] = []
     pending = ""
     for raw in text.splitlines():
@@ -58,9 +58,27 @@ def dockerfile_stages(text: str) -> list[list[tuple[str, str]]]:
         keyword, _, arguments = (pending + line).partition(" ")
         instructions.append((keyword.upper(), " ".join(arguments.split())))
         pending = ""
-    assert instructions and instructions[0][0] == "FROM", "a Dockerfile starts with FROM"
+    return instructions
+
+
+def global_args(text: str) -> dict[str, str]:
+    """The ``ARG``s before the first ``FROM`` (the ones a ``FROM`` can use), with defaults."""
+    found = {}
+    for keyword, arguments in dockerfile_instructions(text):
+        if keyword == "FROM":
+            break
+        assert keyword == "ARG", f"only ARG may come before the first FROM, not {keyword}"
+        name, _, default = arguments.partition("=")
+        found[name] = default
+    return found
+
+
+def dockerfile_stages(text: str) -> list[list[tuple[str, str]]]:
+    """Each build stage's instructions, ``(KEYWORD, arguments)``, continuation lines joined."""
+    instructions = dockerfile_instructions(text)
+    first = next(index for index, (keyword, _) in enumerate(instructions) if keyword == "FROM")
     stages: list[list[tuple[str, str]]] = []
-    for keyword, arguments in instructions:
+    for keyword, arguments in instructions[first:]:
         if keyword == "FROM":
             stages.append([])
         stages[-1].append((keyword, arguments))
@@ -98,9 +116,13 @@ def deployment(values) -> dict:
 
 
 def test_the_image_is_slim_python_run_by_a_user_that_is_not_root(stages):
+    # One base for both stages: the virtual environment links to the base's python3.
+    assert global_args(DOCKERFILE.read_text()) == {"BASE_IMAGE": "python:3.11-slim"}
     for stage in stages:
         (base,) = arguments_of(stage, "FROM")
-        assert re.fullmatch(r"python:3\.11-slim( AS \w+)?", base), base
+        assert re.fullmatch(r"\$\{BASE_IMAGE\}( AS \w+)?", base), base
+    # python3: a Debian base has no `python` command (the venv's own has both).
+    assert "python3 -m venv /opt/venv" in arguments_of(stages[0], "RUN")
     users = arguments_of(stages[-1], "USER")
     assert users, "the final stage sets USER"
     user, _, group = users[-1].partition(":")

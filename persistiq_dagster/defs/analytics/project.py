@@ -2,17 +2,25 @@
 (``make``, the Dockerfile: ``python -m persistiq_dagster.cli.prepare_analytics``), not on every
 code load. A load parses again only when the manifest is missing or older than a file of the
 project: under ``dagster dev`` an edited model shows at the next reload, and the processes that
-load the code for each run read the manifest as it is."""
+load the code for each run read the manifest as it is. Where the installed package cannot be
+written (an image run by a user that is not root), that parse goes to a folder of the user's own
+under the system's temporary folder, with a one-line warning that names the fix."""
 
+import hashlib
 import json
+import logging
+import os
 import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 from dagster_dbt import DbtCliResource, DbtProject
 from filelock import FileLock
 
 from persistiq_dagster import config
+
+logger = logging.getLogger(__name__)
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt_project"
 # dbt's own output inside the project folder, not part of the project.
@@ -37,16 +45,44 @@ def dbt_executable() -> str:
     return str(beside) if beside.exists() else shutil.which("dbt") or "dbt"
 
 
-def analytics_project() -> DbtProject:
+def analytics_project(project_dir: Path = DBT_PROJECT_DIR) -> DbtProject:
     """The project, with a manifest no older than any of its files."""
-    project = DbtProject(project_dir=DBT_PROJECT_DIR)
-    if is_stale(project):
-        target = project.project_dir / project.target_path
+    project = DbtProject(project_dir=project_dir)
+    if not is_stale(project):
+        return project
+    target = project.project_dir / project.target_path
+    if not is_writable(target):
+        fallback = user_target(project.project_dir)
+        logger.warning(
+            "The dbt manifest in %s is missing or older than the models, and this user cannot "
+            "write there: parsing it into %s instead, in every new process. Fix: after "
+            "installing the package, run `python -m persistiq_dagster.cli.prepare_analytics` "
+            "from a folder other than the source's (the Dockerfile does).",
+            target,
+            fallback,
+        )
+        project, target = DbtProject(project_dir=project_dir, target_path=fallback), fallback
         target.mkdir(parents=True, exist_ok=True)
-        with FileLock(target / ".prepare.lock"):
-            if is_stale(project):  # another process may have parsed it while we waited
-                prepare(project)
+    with FileLock(target / ".prepare.lock"):
+        if is_stale(project):  # another process may have parsed it while we waited
+            prepare(project)
     return project
+
+
+def is_writable(folder: Path) -> bool:
+    """Whether ``folder`` exists or can be made, and this user can write a file in it."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            return True
+    except OSError:
+        return False
+
+
+def user_target(project_dir: Path) -> Path:
+    """A target folder of this user's own for ``project_dir``, under the temporary folder."""
+    installed = hashlib.sha256(str(project_dir).encode()).hexdigest()[:12]
+    return Path(tempfile.gettempdir()) / f"persistiq_dbt_{os.getuid()}_{installed}" / "target"
 
 
 def is_stale(project: DbtProject) -> bool:

@@ -14,6 +14,7 @@ from persistiq_dagster.defs.analytics.project import (
     analytics_project,
     is_stale,
     project_files,
+    user_target,
 )
 
 
@@ -47,3 +48,31 @@ def test_the_manifest_here_is_up_to_date_and_lists_every_model():
     }
     files = {path.stem for path in (DBT_PROJECT_DIR / "models").rglob("*.sql")}
     assert models == files and len(files) == 15
+
+
+def test_a_project_that_cannot_be_written_is_parsed_into_a_folder_of_the_users_own(
+    tmp_path, caplog
+):
+    """As in an image whose package is read-only: loading goes on, with one line naming the
+    fix. (A file where the target folder would be: as root, as the tests run, permissions
+    stop nothing; ``e2e/test_image.py`` runs the read-only case as the image's user.)"""
+    project = copy_of_the_project(tmp_path)
+    (project.project_dir / "target").write_text("not a folder")
+    fallback = user_target(project.project_dir)
+    shutil.rmtree(fallback.parent, ignore_errors=True)
+    try:
+        with caplog.at_level("WARNING"):
+            parsed = analytics_project(project.project_dir)
+        assert parsed.manifest_path == fallback / "manifest.json"
+        assert not is_stale(parsed)
+        assert json.loads(parsed.manifest_path.read_text())["nodes"]
+        (warning,) = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+        assert "\n" not in warning
+        assert str(project.project_dir / "target") in warning and str(fallback) in warning
+        assert "python -m persistiq_dagster.cli.prepare_analytics" in warning
+        # The next process reads that parse as it is.
+        parsed_at = parsed.manifest_path.stat().st_mtime_ns
+        assert analytics_project(project.project_dir).manifest_path == parsed.manifest_path
+        assert parsed.manifest_path.stat().st_mtime_ns == parsed_at
+    finally:
+        shutil.rmtree(fallback.parent, ignore_errors=True)
