@@ -70,14 +70,16 @@ def engine() -> Iterator[None]:
 
 @pytest.fixture(scope="module")
 def image(engine) -> Iterator[str]:
+    started = time.monotonic()
     base = base_image()
+    print(f"\nbase {base}: {time.monotonic() - started:.0f} s (made once per machine)")
     started = time.monotonic()
     docker(
         "build", "--network", "host", "--build-arg", f"BASE_IMAGE={base}", "--tag", TAG,
         str(PROJECT_DIR), timeout=BUILD_TIMEOUT,
     )  # fmt: skip
     size = int(docker("image", "inspect", "--format", "{{.Size}}", TAG).stdout)
-    print(f"\n{TAG} on {base}: built in {time.monotonic() - started:.0f} s, {size / 1e6:.0f} MB")
+    print(f"{TAG}: built in {time.monotonic() - started:.0f} s, {size / 1e6:.0f} MB")
     try:
         yield TAG
     finally:
