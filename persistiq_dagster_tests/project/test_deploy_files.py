@@ -1,6 +1,6 @@
 """Deployable to Kubernetes: the Dockerfile, .dockerignore and the Helm values, read as files
-(no Docker, Helm or cluster needed). The image's command serving for real is
-``e2e/test_deploy_grpc.py``.
+(no Docker, Helm or cluster needed). The image built and run is ``e2e/test_image.py``; its
+command served from the project's venv, ``e2e/test_deploy_grpc.py``.
 """
 
 from __future__ import annotations
