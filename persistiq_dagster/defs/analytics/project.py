@@ -55,7 +55,7 @@ def analytics_project(project_dir: Path = DBT_PROJECT_DIR) -> DbtProject:
         fallback = user_target(project.project_dir)
         logger.warning(
             "The dbt manifest in %s is missing or older than the models, and this user cannot "
-            "write there: parsing it into %s instead, in every new process. Fix: after "
+            "write there: using a parse of its own in %s instead. Fix: after "
             "installing the package, run `python -m persistiq_dagster.cli.prepare_analytics` "
             "from a folder other than the source's (the Dockerfile does).",
             target,
